@@ -1,0 +1,2 @@
+"""datasets/transforms."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""evaluation."""
+__all__: list = []

@@ -1,0 +1,3 @@
+"""Models: backbones, heads, losses, recognizers, data preprocessors and decoders."""
+from mmsign.models import (backbones, data_preprocessors, decoders,  # noqa: F401
+                           heads, losses, recognizers)

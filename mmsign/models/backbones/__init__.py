@@ -1,0 +1,2 @@
+"""models/backbones."""
+__all__: list = []

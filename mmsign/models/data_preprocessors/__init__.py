@@ -1,0 +1,2 @@
+"""models/data_preprocessors."""
+__all__: list = []

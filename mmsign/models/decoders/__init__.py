@@ -1,0 +1,2 @@
+"""models/decoders."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""models/heads."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""models/losses."""
+__all__: list = []

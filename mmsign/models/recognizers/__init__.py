@@ -1,0 +1,2 @@
+"""models/recognizers."""
+__all__: list = []
