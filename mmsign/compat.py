@@ -16,6 +16,7 @@ import importlib
 import importlib.util
 import sys
 import types
+import warnings
 
 DRN_MODULE = 'mmaction.models.localizers.drn'
 DRN_SUBMODULE = DRN_MODULE + '.drn'
@@ -27,7 +28,7 @@ _MMCV_HINT = ('mmsign needs mmcv>=2.0.0rc4,<2.2.0 (the range mmaction2 1.2.0 acc
 
 def check_mmcv() -> None:
     """Raise a clear error when neither ``mmcv`` nor ``mmcv-lite`` is installed."""
-    if importlib.util.find_spec('mmcv') is None:
+    if _module_missing('mmcv'):
         raise ImportError(_MMCV_HINT)
 
 
@@ -83,8 +84,15 @@ def disable_multimodal_if_incompatible() -> bool:
     return False
 
 
+def quiet_mmcv_lite_warning() -> None:
+    """mmcv-lite has no compiled ops; mmsign needs none, so its warning is noise."""
+    warnings.filterwarnings(
+        'ignore', message='Fail to import ``MultiScaleDeformableAttention``')
+
+
 def apply() -> None:
     """Apply every workaround; safe to call more than once."""
     check_mmcv()
+    quiet_mmcv_lite_warning()
     install_drn_stand_in()
     disable_multimodal_if_incompatible()

@@ -1,6 +1,11 @@
-"""Runner-side helpers: hooks and checkpoint loading."""
+"""Runner-side helpers: checkpoint loading, visualisation, distributed launch."""
 from mmsign.engine.checkpoint import allow_mmengine_checkpoints
+from mmsign.engine.distributed import DeviceAwareDistributedDataParallel, prepare_cpu_distributed
+from mmsign.engine.visualization import TensorboardIfInstalledVisBackend
 
 allow_mmengine_checkpoints()
 
-__all__ = ['allow_mmengine_checkpoints']
+__all__ = [
+    'allow_mmengine_checkpoints', 'DeviceAwareDistributedDataParallel',
+    'prepare_cpu_distributed', 'TensorboardIfInstalledVisBackend'
+]

@@ -1,2 +1,2 @@
-"""utils."""
+"""Utilities shared by tools and models."""
 __all__: list = []
