@@ -6,6 +6,7 @@ checkpoint, so ``Runner(resume=True)`` and ``load_checkpoint`` fail on checkpoin
 same Runner just wrote. Allowlisting exactly the classes mmengine writes keeps loading
 safe: a blanket ``weights_only=False`` would let a downloaded checkpoint run code.
 """
+import pickle
 from typing import List
 
 import numpy as np
@@ -24,10 +25,32 @@ def _numpy_globals() -> List[object]:
     return found
 
 
+def history_buffer_getattr(obj: object, name: str) -> object:
+    """The only ``getattr`` a checkpoint may call: a HistoryBuffer statistic method.
+
+    ``HistoryBuffer`` pickles its ``_statistics_methods`` dict as
+    ``getattr(HistoryBuffer, 'mean')`` and so on. Allowlisting the builtin ``getattr``
+    would let a crafted file walk from any allowed object to ``eval``; this stand-in
+    resolves exactly those method lookups and refuses everything else.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    owner = obj if isinstance(obj, type) else type(obj)
+    if owner is HistoryBuffer and name in STATISTIC_METHODS:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({owner.__name__}, {name!r}): refused, only '
+        'HistoryBuffer statistic methods may be looked up')
+
+
+STATISTIC_METHODS = ('min', 'max', 'current', 'mean')
+
+
 def allow_mmengine_checkpoints() -> None:
     """Allowlist what mmengine puts into checkpoints (idempotent)."""
     add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
     if add_safe_globals is None:  # torch < 2.4 has no weights_only default to satisfy
         return
     from mmengine.logging.history_buffer import HistoryBuffer
-    add_safe_globals([HistoryBuffer, *_numpy_globals()])
+    add_safe_globals([HistoryBuffer, *_numpy_globals(),
+                      (history_buffer_getattr, 'builtins.getattr'),
+                      (history_buffer_getattr, '__builtin__.getattr')])
