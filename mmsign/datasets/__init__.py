@@ -1,5 +1,24 @@
 """Datasets, the gloss vocabulary and data transforms."""
 from mmsign.datasets import transforms  # noqa: F401
+from mmsign.datasets.base import BaseSignDataset
+from mmsign.datasets.csl import CSLDataset
+from mmsign.datasets.csl_daily import CSLDailyDataset
+from mmsign.datasets.custom import CustomSignDataset
+from mmsign.datasets.errors import SignAnnotationError, SignDataError, SignLoadError
+from mmsign.datasets.phoenix2014 import Phoenix2014Dataset
+from mmsign.datasets.phoenix2014t import Phoenix2014TDataset
 from mmsign.datasets.vocabulary import GlossVocabulary
 
-__all__ = ['GlossVocabulary']
+#: Dataset classes by the names ``tools/data`` and the configs use.
+SIGN_DATASETS = {
+    'phoenix2014': Phoenix2014Dataset,
+    'phoenix2014t': Phoenix2014TDataset,
+    'csl-daily': CSLDailyDataset,
+    'csl': CSLDataset,
+}
+
+__all__ = [
+    'BaseSignDataset', 'CSLDailyDataset', 'CSLDataset', 'CustomSignDataset',
+    'GlossVocabulary', 'Phoenix2014Dataset', 'Phoenix2014TDataset', 'SIGN_DATASETS',
+    'SignAnnotationError', 'SignDataError', 'SignLoadError'
+]

@@ -1,2 +1,20 @@
-"""datasets/transforms."""
-__all__: list = []
+"""Data transforms of sign videos: loading, temporal rescale, crop, flip, packing.
+
+A training pipeline::
+
+    SignInit -> SignTemporalRescale -> SignDecode -> SignRandomCrop -> SignFlip
+    -> PackSignInputs
+
+and an evaluation pipeline::
+
+    SignInit -> SignDecode -> SignCenterCrop -> PackSignInputs
+"""
+from mmsign.datasets.transforms.formatting import PackSignInputs
+from mmsign.datasets.transforms.loading import SignDecode, SignInit
+from mmsign.datasets.transforms.processing import SignCenterCrop, SignFlip, SignRandomCrop
+from mmsign.datasets.transforms.temporal import SignTemporalRescale
+
+__all__ = [
+    'PackSignInputs', 'SignCenterCrop', 'SignDecode', 'SignFlip', 'SignInit',
+    'SignRandomCrop', 'SignTemporalRescale'
+]

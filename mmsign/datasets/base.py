@@ -1,0 +1,245 @@
+"""The base class of the sign language datasets: annotations -> data list."""
+import logging
+import os.path as osp
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+
+from mmsign.datasets.errors import SignAnnotationError
+from mmsign.datasets.vocabulary import GlossVocabulary, VocabLike, as_vocabulary
+
+#: Samples listed with their unknown glosses in the warning; the rest are counted.
+_MAX_LISTED = 50
+
+
+class BaseSignDataset(BaseDataset):
+    """A continuous sign language dataset read from its release's own annotation files.
+
+    Subclasses implement :meth:`read_annotations`, which parses one split of the release
+    into records (dicts) with the keys
+
+    - ``sample_id`` (str), ``signer`` (str), ``gloss_text`` (list[str]): the reference
+      glosses exactly as annotated (split on whitespace);
+    - ``frame_dir`` (str, relative to ``data_prefix['frames']``) for a folder of PNG/JPG
+      frames, or ``filename`` (str, relative to ``data_prefix['video']``) for a video;
+    - ``num_frames`` (int), only where the annotations give it;
+    - ``source`` (str): ``file:line`` of the annotation, for error messages.
+
+    This class turns them into the data list: paths joined with ``data_root`` and the
+    prefixes, and ``gloss_ids`` (class ids, 1..C-1) from the vocabulary. Each data info
+    also carries ``dataset`` (the dataset name) and ``split``.
+
+    Label problems are caught here, when the dataset is built: an empty label raises
+    :class:`SignAnnotationError` naming the sample. A gloss missing from the vocabulary
+    raises in training (``test_mode=False``); at test time the sample keeps its full
+    reference text (so WER counts the gloss as an error), its ``gloss_ids`` hold only the
+    known glosses, and one warning lists every such sample id. Frames are read by the
+    pipeline (:class:`~mmsign.datasets.transforms.SignInit`), which raises
+    :class:`~mmsign.datasets.errors.SignLoadError` for missing or unreadable data.
+
+    Args:
+        data_root (str): Root folder of the dataset release.
+        split (str): One of :attr:`SPLITS`.
+        vocab_file (str | list[str] | GlossVocabulary, optional): The gloss vocabulary
+            (a JSON file written by ``tools/data/build_vocab.py``). None builds it from
+            the annotations of all splits, as the released models did.
+        pipeline (list[dict | callable]): Data transforms.
+        test_mode (bool): Evaluation mode (unknown glosses warn instead of raising).
+        data_prefix (dict, optional): ``frames`` (and ``video``) folders relative to
+            ``data_root``. Defaults to :attr:`DEFAULT_DATA_PREFIX`.
+        **kwargs: Passed to :class:`mmengine.dataset.BaseDataset` (e.g. ``indices``,
+            ``serialize_data``, ``lazy_init``).
+    """
+
+    #: Name used in messages and in ``tools/data/<name>/preprocess.py``.
+    DATASET_NAME: str = ''
+    #: Splits of the release.
+    SPLITS: Sequence[str] = ('train', 'dev', 'test')
+    #: Frame/video folders relative to ``data_root``.
+    DEFAULT_DATA_PREFIX: Dict[str, str] = dict(frames='', video='')
+
+    def __init__(self,
+                 data_root: str,
+                 split: str,
+                 vocab_file: Optional[VocabLike] = None,
+                 pipeline: Sequence[Union[dict, Callable]] = (),
+                 test_mode: bool = False,
+                 data_prefix: Optional[Dict[str, str]] = None,
+                 **kwargs: Any) -> None:
+        if split not in self.SPLITS:
+            raise ValueError(f'{self.DATASET_NAME} has no split {split!r}: '
+                             f'choose one of {list(self.SPLITS)}')
+        self.split = split
+        self.vocab_file = vocab_file
+        self.vocabulary: Optional[GlossVocabulary] = None
+        prefix = dict(self.DEFAULT_DATA_PREFIX)
+        prefix.update(data_prefix or {})
+        super().__init__(ann_file='', data_root=data_root, data_prefix=prefix,
+                         pipeline=list(pipeline), test_mode=test_mode, **kwargs)
+
+    @classmethod
+    def read_annotations(cls, data_root: str, split: str) -> List[Dict[str, Any]]:
+        """Parse one split of the release into records (see the class docstring).
+
+        Args:
+            data_root (str): Root folder of the release.
+            split (str): The split to read.
+
+        Returns:
+            list[dict]: One record per video, in annotation order.
+        """
+        raise NotImplementedError
+
+    def annotation_options(self) -> Dict[str, Any]:
+        """Extra keyword arguments of :meth:`read_annotations` for this instance."""
+        return {}
+
+    @classmethod
+    def build_vocabulary(cls, data_root: str, splits: Optional[Iterable[str]] = None,
+                         **options: Any) -> GlossVocabulary:
+        """Build the vocabulary the way the released models did.
+
+        The sorted set of the raw annotation tokens (split on whitespace) of the given
+        splits; blank = 0.
+
+        Args:
+            data_root (str): Root folder of the release.
+            splits (Iterable[str], optional): Splits to read. Defaults to all of
+                :attr:`SPLITS` (pass ``['train']`` for a train-only vocabulary).
+            **options: Extra keyword arguments of :meth:`read_annotations`.
+
+        Returns:
+            GlossVocabulary: The vocabulary.
+        """
+        splits = list(cls.SPLITS if splits is None else splits)
+        return GlossVocabulary.from_sentences(
+            record['gloss_text'] for split in splits
+            for record in cls.read_annotations(data_root, split, **options))
+
+    def _load_vocabulary(self) -> GlossVocabulary:
+        if self.vocab_file is not None:
+            return as_vocabulary(self.vocab_file)
+        vocab = self.build_vocabulary(self.data_root, **self.annotation_options())
+        print_log(f'{self.DATASET_NAME}: no vocab_file given; built a vocabulary of '
+                  f'{len(vocab)} glosses from the {"/".join(self.SPLITS)} annotations '
+                  f'under {self.data_root}', logger='current')
+        return vocab
+
+    def load_data_list(self) -> List[dict]:
+        """Read the split's annotations and encode the labels.
+
+        Returns:
+            list[dict]: The data list.
+        """
+        self.vocabulary = self._load_vocabulary()
+        self._metainfo.update(dataset_name=self.DATASET_NAME,
+                              glosses=list(self.vocabulary.glosses))
+        records = self.read_annotations(self.data_root, self.split,
+                                        **self.annotation_options())
+        data_list = []
+        unknown: Dict[str, List[str]] = {}
+        seen: Dict[str, str] = {}
+        for record in records:
+            data_list.append(self._parse_record(record, unknown))
+            sample_id = record['sample_id']
+            if sample_id in seen:
+                raise SignAnnotationError(
+                    f'{self.DATASET_NAME} sample {sample_id} is listed twice '
+                    f'({seen[sample_id]} and {record["source"]}): remove one of the lines',
+                    sample_id=sample_id, path=record['source'])
+            seen[sample_id] = record['source']
+        if unknown:
+            self._warn_unknown(unknown)
+        return data_list
+
+    def _parse_record(self, record: Dict[str, Any],
+                      unknown: Dict[str, List[str]]) -> dict:
+        sample_id = record['sample_id']
+        glosses = list(record['gloss_text'])
+        if not glosses:
+            raise SignAnnotationError(
+                f'{self.DATASET_NAME} sample {sample_id} ({record["source"]}) has an empty '
+                'gloss label: every video needs at least one gloss; fix or remove the line',
+                sample_id=sample_id, path=record['source'])
+        vocab = self.vocabulary
+        missing = vocab.unknown(glosses)
+        if missing and not self.test_mode:
+            raise SignAnnotationError(
+                f'{self.DATASET_NAME} {self.split} sample {sample_id} ({record["source"]}) '
+                f'has glosses missing from the vocabulary ({self._vocab_name()}): '
+                f'{sorted(set(missing))}; rebuild the vocabulary with '
+                'tools/data/build_vocab.py or pass vocab_file=None',
+                sample_id=sample_id, path=record['source'])
+        if missing:
+            unknown[sample_id] = missing
+        info = dict(
+            sample_id=sample_id,
+            signer=record['signer'],
+            gloss_text=glosses,
+            gloss_ids=vocab.encode([g for g in glosses if g in vocab], sample_id),
+            dataset=self.DATASET_NAME,
+            split=self.split)
+        if 'frame_dir' in record:
+            info['frame_dir'] = osp.join(self.data_prefix['frames'], record['frame_dir'])
+        else:
+            info['filename'] = osp.join(self.data_prefix['video'], record['filename'])
+        if record.get('num_frames') is not None:
+            info['num_frames'] = int(record['num_frames'])
+        return info
+
+    def _vocab_name(self) -> str:
+        if isinstance(self.vocab_file, str):
+            return self.vocab_file
+        return 'built from the annotations' if self.vocab_file is None else 'given'
+
+    def _warn_unknown(self, unknown: Dict[str, List[str]]) -> None:
+        listed = [f'{sid}: {" ".join(g)}' for sid, g in list(unknown.items())[:_MAX_LISTED]]
+        more = len(unknown) - len(listed)
+        print_log(
+            f'{self.DATASET_NAME} {self.split}: {len(unknown)} samples have glosses missing '
+            f'from the vocabulary ({self._vocab_name()}). They keep them in the reference '
+            'text (WER counts them as errors) but have no class id for them:\n  '
+            + '\n  '.join(listed) + (f'\n  ... and {more} more' if more > 0 else ''),
+            logger='current', level=logging.WARNING)
+
+
+def read_table(path: str, dataset: str, columns: Sequence[str],
+               hint: str = '') -> List[Dict[str, str]]:
+    """Read a ``|``-separated annotation file with a header line.
+
+    Args:
+        path (str): The file.
+        dataset (str): Dataset name for messages.
+        columns (Sequence[str]): Columns that must be present.
+        hint (str): How to get the file, appended to the not-found message.
+
+    Returns:
+        list[dict]: One dict per data line, column name -> value, plus ``source``
+        (``path:line``).
+    """
+    if not osp.isfile(path):
+        raise SignAnnotationError(f'{dataset} annotation file not found at {path}: '
+                                  f'{hint or "check data_root in the config"}', path=path)
+    with open(path, encoding='utf-8') as f:
+        lines = f.read().splitlines()
+    header = lines[0].split('|') if lines else []
+    absent = [c for c in columns if c not in header]
+    if absent:
+        raise SignAnnotationError(
+            f'{path} is not a {dataset} annotation file: its header {header} lacks the '
+            f'columns {absent} (expected a "|"-separated file with {list(columns)})',
+            path=path)
+    rows = []
+    for lineno, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.split('|')
+        if len(fields) != len(header):
+            raise SignAnnotationError(
+                f'{path}:{lineno} has {len(fields)} fields, the header has '
+                f'{len(header)}: fix the line', path=path)
+        row = dict(zip(header, fields))
+        row['source'] = f'{path}:{lineno}'
+        rows.append(row)
+    return rows
