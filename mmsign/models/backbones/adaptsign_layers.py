@@ -1,0 +1,387 @@
+"""The modules AdaptSign adds to a frozen image ViT, one class per concept of the paper.
+
+Shapes: ``N`` frames (of several videos, packed), ``S = 1 + P`` tokens per frame (class
+token and ``P`` patches), ``D`` the ViT width, ``M`` prefix tokens, ``W`` the temporal
+window.
+
+Nothing here knows where the frozen ViT comes from. :class:`AdaptSignBlock` reaches the
+frozen block only through the small interface :class:`FrozenBlock` describes, so the same
+modules work on any pre-norm ViT block that provides it.
+"""
+import functools
+import math
+from collections import OrderedDict
+from typing import Callable, Protocol, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+_QUICK_GELU_SCALE = 1.702
+
+
+def quick_gelu(x: Tensor) -> Tensor:
+    """OpenAI CLIP's activation ``x * sigmoid(1.702 x)``.
+
+    Written as ``silu(1.702 x) / 1.702`` (the same function): autograd then keeps one
+    tensor for the backward instead of two, which matters for the 4D-wide MLP hidden layer.
+    """
+    return F.silu(x * _QUICK_GELU_SCALE) * (1.0 / _QUICK_GELU_SCALE)
+
+
+class QuickGELU(nn.Module):
+    """Module form of :func:`quick_gelu`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return quick_gelu(x)
+
+
+class LayerNorm(nn.LayerNorm):
+    """LayerNorm whose output keeps the input's dtype.
+
+    Under autocast ``F.layer_norm`` returns fp32; casting back keeps a bf16/fp16 token
+    stream in its dtype (as CLIP's own LayerNorm does), so a normalised tensor used by
+    several matrix multiplies is not cast once per use.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x).to(x.dtype)
+
+
+class FrozenBlock(Protocol):
+    """What :class:`AdaptSignBlock` needs from one frozen pre-norm ViT block.
+
+    ``z`` is the block input ``[N, S, D]``; ``x`` any ``[..., D]`` tensor.
+    """
+
+    num_heads: int
+
+    def attn_norm(self, z: Tensor) -> Tensor:
+        """The LayerNorm before attention (``ln_1``)."""
+
+    def qkv(self, x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """The packed in-projection: queries, keys, values, each ``[..., D]``."""
+
+    def key(self, x: Tensor) -> Tensor:
+        """The key part of the in-projection only."""
+
+    def value(self, x: Tensor) -> Tensor:
+        """The value part of the in-projection only."""
+
+    def attn_proj(self, x: Tensor) -> Tensor:
+        """The attention output projection."""
+
+    def mlp_norm(self, z: Tensor) -> Tensor:
+        """The LayerNorm before the MLP (``ln_2``)."""
+
+    def feed_forward(self, x: Tensor) -> Tensor:
+        """The MLP."""
+
+
+def split_heads(x: Tensor, num_heads: int) -> Tensor:
+    """``[N, L, D]`` -> ``[N, heads, L, D / heads]`` (a view)."""
+    n, length, width = x.shape
+    return x.view(n, length, num_heads, width // num_heads).transpose(1, 2)
+
+
+def merge_heads(x: Tensor) -> Tensor:
+    """``[N, heads, L, d]`` -> ``[N, L, heads * d]``."""
+    n, heads, length, head_dim = x.shape
+    return x.transpose(1, 2).reshape(n, length, heads * head_dim)
+
+
+class Adapter(nn.Module):
+    """Bottleneck adapter ``c_out(QuickGELU(c_in(u)))``, a parallel branch of a block.
+
+    ``c_out`` starts at zero, so a new adapter changes nothing until it is trained. There
+    is no skip connection inside: the block adds the adapter's output to its residual.
+    AdaptSign uses two per block, the spatial adapter (beside attention) and the MLP
+    adapter (beside the MLP).
+
+    Args:
+        width (int): Token width D.
+        ratio (float): Bottleneck width as a fraction of D. Defaults to 0.25.
+    """
+
+    def __init__(self, width: int, ratio: float = 0.25) -> None:
+        super().__init__()
+        hidden = int(width * ratio)
+        self.c_in = nn.Linear(width, hidden)
+        self.c_out = nn.Linear(hidden, width)
+        nn.init.zeros_(self.c_out.weight)
+        nn.init.zeros_(self.c_out.bias)
+
+    def forward(self, u: Tensor) -> Tensor:
+        """``[..., D]`` -> ``[..., D]``."""
+        return self.c_out(quick_gelu(self.c_in(u)))
+
+
+class PrefixTokens(nn.Module):
+    """Learnable key and value tokens appended to one block's attention.
+
+    They join the keys and values *before* the frozen in-projection, so they pass through
+    the frozen key/value weights like ordinary tokens (but not through ``ln_1``).
+
+    Args:
+        width (int): Token width D.
+        num_tokens (int): M, tokens for the keys and as many for the values. Defaults to 8.
+    """
+
+    def __init__(self, width: int, num_tokens: int = 8) -> None:
+        super().__init__()
+        scale = width ** -0.5
+        self.key = nn.Parameter(torch.randn(num_tokens, width) * scale)
+        self.value = nn.Parameter(torch.randn(num_tokens, width) * scale)
+
+    def forward(self, key_proj: Callable[[Tensor], Tensor],
+                value_proj: Callable[[Tensor], Tensor]) -> Tuple[Tensor, Tensor]:
+        """Project the tokens with the frozen block's key and value weights.
+
+        Returns:
+            tuple[Tensor, Tensor]: Projected keys and values, ``[M, D]`` each, the same for
+            every frame.
+        """
+        return key_proj(self.key), value_proj(self.value)
+
+
+class AdaptSignBlock(nn.Module):
+    """One frozen ViT block with AdaptSign's prefix tokens and two adapters::
+
+        a = ln_1(z)
+        z = z + attn_proj(SDPA(q(a), [k(a); k(K)], [v(a); v(V)])) + spatial_adapter(z)
+        z = z + feed_forward(ln_2(z)) + mlp_adapter(z)
+
+    Args:
+        frozen (FrozenBlock): The frozen block (its parameters must not require grad).
+        width (int): Token width D.
+        num_prefix_tokens (int): Prefix key/value tokens; 0 leaves attention as it is.
+        adapter_ratio (float): Adapter bottleneck width as a fraction of D.
+        checkpoint_mlp (bool): Recompute ``mlp(ln_2(z))`` in the backward instead of
+            storing its activations (the largest of the block).
+    """
+
+    def __init__(self, frozen: FrozenBlock, width: int, num_prefix_tokens: int = 8,
+                 adapter_ratio: float = 0.25, checkpoint_mlp: bool = False) -> None:
+        super().__init__()
+        self.frozen = frozen
+        self.prefix = PrefixTokens(width, num_prefix_tokens) if num_prefix_tokens else None
+        self.spatial_adapter = Adapter(width, adapter_ratio)
+        self.mlp_adapter = Adapter(width, adapter_ratio)
+        self.checkpoint_mlp = checkpoint_mlp
+
+    def attention(self, z: Tensor) -> Tensor:
+        """Frozen multi-head attention with the prefix tokens: ``[N, S, D]`` -> same."""
+        frozen = self.frozen
+        q, k, v = frozen.qkv(frozen.attn_norm(z))
+        if self.prefix is not None:
+            prefix_k, prefix_v = self.prefix(frozen.key, frozen.value)
+            n = z.shape[0]
+            k = torch.cat([k, prefix_k.expand(n, -1, -1)], dim=1)  # [N, S+M, D]
+            v = torch.cat([v, prefix_v.expand(n, -1, -1)], dim=1)
+        heads = frozen.num_heads
+        out = F.scaled_dot_product_attention(
+            split_heads(q, heads), split_heads(k, heads), split_heads(v, heads))
+        return frozen.attn_proj(merge_heads(out))
+
+    def frozen_mlp(self, z: Tensor) -> Tensor:
+        """``mlp(ln_2(z))``: ``[N, S, D]`` -> same."""
+        return self.frozen.feed_forward(self.frozen.mlp_norm(z))
+
+    def forward(self, z: Tensor) -> Tensor:
+        """``[N, S, D]`` -> ``[N, S, D]``."""
+        z = z + self.attention(z) + self.spatial_adapter(z)
+        if self.checkpoint_mlp and torch.is_grad_enabled():
+            mlp = checkpoint(self.frozen_mlp, z, use_reentrant=False)
+        else:
+            mlp = self.frozen_mlp(z)
+        return z + mlp + self.mlp_adapter(z)
+
+
+class AggregationBlock(nn.Module):
+    """One step of the hierarchical aggregation query, run after each ViT block::
+
+        q = q + MHA(ln_1(q), ln_1(z), ln_1(z))     # the query attends to all S tokens
+        q = q + mlp(ln_2(q))                       # D -> D -> D, QuickGELU
+
+    ``LN([q; z])`` of the paper is computed as ``[LN(q); LN(z)]`` (LayerNorm works per
+    token), which saves concatenating the query with the frame's tokens.
+
+    Args:
+        width (int): Token width D.
+        num_heads (int): Attention heads (AdaptSign uses the ViT's).
+    """
+
+    def __init__(self, width: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.ln_1 = LayerNorm(width)
+        # Holds the packed in-projection and out_proj (and their initialisation);
+        # the computation goes through SDPA with a single query per frame.
+        self.attn = nn.MultiheadAttention(width, num_heads, batch_first=True)
+        self.ln_2 = LayerNorm(width)
+        self.mlp = nn.Sequential(OrderedDict([
+            ('c_fc', nn.Linear(width, width)),
+            ('gelu', QuickGELU()),
+            ('c_proj', nn.Linear(width, width)),
+        ]))
+
+    def forward(self, q: Tensor, z: Tensor) -> Tensor:
+        """Update the query of every frame.
+
+        Args:
+            q (Tensor): Queries ``[N, D]``.
+            z (Tensor): Tokens after the ViT block ``[N, S, D]``.
+
+        Returns:
+            Tensor: Updated queries ``[N, D]``.
+        """
+        width = q.shape[-1]
+        weight, bias = self.attn.in_proj_weight, self.attn.in_proj_bias
+        query = F.linear(self.ln_1(q), weight[:width], bias[:width])           # [N, D]
+        k, v = F.linear(self.ln_1(z), weight[width:], bias[width:]).chunk(2, -1)  # [N, S, D]
+        heads = self.num_heads
+        out = F.scaled_dot_product_attention(
+            split_heads(query[:, None], heads), split_heads(k, heads), split_heads(v, heads))
+        q = q + self.attn.out_proj(merge_heads(out)[:, 0])
+        return q + self.mlp(self.ln_2(q))
+
+
+class AggregationQuery(nn.Module):
+    """The hierarchical aggregation query: one learnable token refined after every block.
+
+    Args:
+        width (int): Token width D.
+        num_layers (int): ViT blocks, one :class:`AggregationBlock` each.
+        num_heads (int): Attention heads of the aggregation blocks.
+    """
+
+    def __init__(self, width: int, num_layers: int, num_heads: int) -> None:
+        super().__init__()
+        self.query = nn.Parameter(torch.rand(1, width))
+        self.blocks = nn.ModuleList(
+            AggregationBlock(width, num_heads) for _ in range(num_layers))
+
+    def start(self, num_frames: int) -> Tensor:
+        """The initial query of every frame, ``[N, D]``."""
+        return self.query.expand(num_frames, -1)
+
+
+TEMPORAL_EDGES = ('zeros', 'replicate')
+
+
+@functools.lru_cache(maxsize=256)
+def _window_weights_cpu(lengths: Tuple[int, ...], window: int, edge: str) -> Tensor:
+    radius = window // 2
+    offsets = range(-radius, radius + 1)
+    per_video = []
+    for length in lengths:
+        source = torch.arange(length)
+        columns = []
+        for offset in offsets:
+            frame = source - offset  # the frame whose window sees `source` at `offset`
+            inside = (frame >= 0) & (frame < length)
+            if edge == 'zeros':
+                uses = inside.to(torch.float32)
+            else:
+                # At the edge, several window positions clamp onto the same source frame.
+                uses = sum(((frame + other).clamp(0, length - 1) == source).to(torch.float32)
+                           for other in offsets) * inside
+            columns.append(uses)
+        per_video.append(torch.stack(columns, dim=1))
+    return torch.cat(per_video)
+
+
+def temporal_window_weights(lengths: Sequence[int], window: int, edge: str,
+                            device: torch.device) -> Tensor:
+    """How often each frame is seen by each window position of its neighbours.
+
+    Entry ``[s, j]`` counts the uses of source frame ``s`` by the window of frame
+    ``s - (j - window // 2)``: 1 inside a video, 0 across video boundaries; with
+    ``edge='replicate'`` a video's edge frames also stand in for the missing neighbours
+    beyond the edge (counts up to ``window // 2 + 1``). Built on the host from the Python
+    lengths and copied asynchronously, so no device synchronisation happens.
+
+    Args:
+        lengths (Sequence[int]): Frames per video, packed in this order.
+        window (int): Odd window size W.
+        edge (str): ``'zeros'`` or ``'replicate'``.
+        device (torch.device): Where the weights are needed.
+
+    Returns:
+        Tensor: ``[sum(lengths), W]`` float32.
+    """
+    weights = _window_weights_cpu(tuple(lengths), window, edge)
+    if device.type == 'cpu':
+        return weights
+    if device.type == 'cuda':
+        weights = weights.pin_memory()
+    return weights.to(device, non_blocking=True)
+
+
+class TemporalCorrelation(nn.Module):
+    """Correlation of each frame's class token with the patches of its neighbour frames.
+
+    For frame t, with ``y = ln(z)``, ``c = y_t[0]`` and ``U`` the ``W * P`` patch tokens of
+    frames ``t - W//2 .. t + W//2`` of the same video::
+
+        m_t = sum_j (sigmoid(c . U_j / sqrt(D)) - 0.5) * U_j
+        output = weight * m_t                       # weight starts at 0
+
+    Neighbours outside the video count as zero vectors (they contribute nothing) unless the
+    caller's window weights say otherwise (see :func:`temporal_window_weights`).
+
+    Each frame's patches are read twice (one batched matmul against the ``W`` class tokens
+    that see them, one for the weighted sum) instead of gathering ``W`` copies of them.
+
+    Args:
+        width (int): Token width D.
+        window (int): Odd window size W. Defaults to 5.
+    """
+
+    def __init__(self, width: int, window: int = 5) -> None:
+        super().__init__()
+        if window < 1 or window % 2 == 0:
+            raise ValueError(f'temporal window must be a positive odd number, got {window}')
+        self.window = window
+        self.ln = LayerNorm(width)
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, z: Tensor, window_weights: Tensor) -> Tensor:
+        """Compute the weighted correlation feature of every frame.
+
+        Args:
+            z (Tensor): Tokens after the last block ``[N, S, D]``, videos packed.
+            window_weights (Tensor): ``[N, W]`` from :func:`temporal_window_weights`.
+
+        Returns:
+            Tensor: ``weight * m`` of shape ``[N, D]``, to add to the tokens.
+        """
+        n, _, width = z.shape
+        radius = self.window // 2
+        y = self.ln(z)
+        cls = y[:, 0] * (1.0 / math.sqrt(width))                    # [N, D]
+        patches = y[:, 1:]                                           # [N, P, D]
+        # seeing[s, j]: class token of frame s - (j - radius), the frame whose window
+        # sees source frame s at position j.
+        cls_pad = F.pad(cls, (0, 0, radius, radius))
+        seeing = torch.stack(
+            [cls_pad[2 * radius - j:2 * radius - j + n] for j in range(self.window)], dim=1)
+        affinity = torch.bmm(patches, seeing.transpose(1, 2))        # [N, P, W]
+        # The affinity tensor is small: keep the sigmoid in fp32 so the -0.5 does not
+        # cancel the few mantissa bits of bf16/fp16.
+        gate = (torch.sigmoid(affinity.float()) - 0.5) * window_weights[:, None, :]
+        sent = torch.bmm(gate.to(patches.dtype).transpose(1, 2), patches)  # [N, W, D]
+        # Frame t receives sent[t + j - radius, j] from each window position j.
+        sent_pad = F.pad(sent, (0, 0, 0, 0, radius, radius))
+        received = sent_pad[0:n, 0]
+        for j in range(1, self.window):
+            received = received + sent_pad[j:j + n, j]
+        return self.weight * received
+
+
+__all__ = [
+    'Adapter', 'AdaptSignBlock', 'AggregationBlock', 'AggregationQuery', 'FrozenBlock',
+    'LayerNorm', 'PrefixTokens', 'QuickGELU', 'TemporalCorrelation', 'TEMPORAL_EDGES',
+    'quick_gelu', 'temporal_window_weights'
+]
