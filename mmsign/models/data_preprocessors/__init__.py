@@ -1,2 +1,4 @@
-"""models/data_preprocessors."""
-__all__: list = []
+"""Data preprocessors: normalise and pack the frames of a batch of videos."""
+from mmsign.models.data_preprocessors.sign_data_preprocessor import SignDataPreprocessor
+
+__all__ = ['SignDataPreprocessor']

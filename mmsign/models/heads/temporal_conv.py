@@ -1,0 +1,70 @@
+"""Temporal 1-D convolution of the CTC head ("K5 P2 K5 P2")."""
+from typing import List, Sequence
+
+from torch import Tensor, nn
+
+
+def _parse_layer(spec: str) -> tuple:
+    kind, size = spec[:1], spec[1:]
+    if kind not in ('K', 'P') or not size.isdigit() or int(size) < 1:
+        raise ValueError(f'temporal conv layer {spec!r} is neither "K<kernel>" nor '
+                         '"P<pool>", e.g. ("K5", "P2", "K5", "P2")')
+    return kind, int(size)
+
+
+class TemporalConv(nn.Module):
+    """Stack of ``Conv1d -> BatchNorm1d -> ReLU`` ("K") and ``MaxPool1d`` ("P") layers.
+
+    The layers are one ``nn.Sequential`` indexed like the released code's
+    ``temporal_conv`` (conv 0, norm 1, relu 2, pool 3, conv 4, ...), so released weights
+    map onto it key for key. Convolutions have no padding; pools drop an odd last frame.
+
+    Args:
+        in_channels (int): Feature width E of the input.
+        hidden_channels (int): Output width H of every convolution.
+        pattern (Sequence[str]): Layers in order, e.g. ``('K5', 'P2', 'K5', 'P2')``.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int,
+                 pattern: Sequence[str] = ('K5', 'P2', 'K5', 'P2')) -> None:
+        super().__init__()
+        self.pattern = tuple(pattern)
+        self.layers = [_parse_layer(spec) for spec in self.pattern]
+        if not any(kind == 'K' for kind, _ in self.layers):
+            raise ValueError(f'temporal conv pattern {self.pattern} has no convolution')
+        modules: List[nn.Module] = []
+        channels = in_channels
+        for kind, size in self.layers:
+            if kind == 'K':
+                modules += [nn.Conv1d(channels, hidden_channels, size),
+                            nn.BatchNorm1d(hidden_channels),
+                            nn.ReLU(inplace=True)]
+                channels = hidden_channels
+            else:
+                modules.append(nn.MaxPool1d(size))
+        self.temporal_conv = nn.Sequential(*modules)
+        self.out_channels = hidden_channels
+
+    def output_length(self, length: int) -> int:
+        """Output frames for ``length`` input frames (host arithmetic).
+
+        Args:
+            length (int): Input frames.
+
+        Returns:
+            int: Output frames; zero or less means the input was too short.
+        """
+        for kind, size in self.layers:
+            length = length - size + 1 if kind == 'K' else length // size
+        return length
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Convolve over time.
+
+        Args:
+            x (Tensor): ``(B, E, T)``.
+
+        Returns:
+            Tensor: ``(B, H, T')`` with ``T' = output_length(T)``.
+        """
+        return self.temporal_conv(x)

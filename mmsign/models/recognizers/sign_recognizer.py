@@ -1,0 +1,179 @@
+"""SignRecognizer: packed frames -> backbone -> CTC head -> losses or gloss strings."""
+import logging
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from mmaction.registry import MODELS
+from mmaction.structures import ActionDataSample
+from mmengine.logging import print_log
+from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapper
+from torch import Tensor
+
+from mmsign.datasets.vocabulary import GlossVocabulary, VocabLike, as_vocabulary
+from mmsign.models.heads.ctc_head import CTCHeadOutputs
+from mmsign.models.heads.edge_padding import released_edge_padding
+
+PADDING_MODES = ('features', 'frames')
+
+
+@MODELS.register_module()
+class SignRecognizer(BaseModel):
+    """Continuous sign language recognizer trained with CTC.
+
+    ``padding_mode`` decides where the released temporal edge padding (spec section 4)
+    is applied:
+
+    - ``'features'`` (default): the backbone sees only the real frames, packed; the
+      head pads the per-frame features. Cheapest.
+    - ``'frames'``: every video is padded to the batch's padded length before the
+      backbone, exactly as the released code does, so that released checkpoints give
+      bit-comparable outputs (the backbone's temporal window then sees the padding).
+
+    Args:
+        backbone (dict): Backbone config; its module takes ``(frames (N, 3, H, W),
+            lengths)`` and returns ``(N, E)`` with ``out_channels = E``.
+        head (dict): :class:`SignCTCHead` config; ``in_channels`` and ``num_classes``
+            are filled in from the backbone and the vocabulary when absent.
+        vocab (str | Sequence[str] | GlossVocabulary, optional): The gloss vocabulary
+            (a ``gloss_vocab.json`` path or the glosses in class order); needed to
+            predict gloss strings.
+        decoder (dict): Decoder config for :meth:`predict`. Defaults to the released
+            beam search (``CTCBeamSearchDecoder``, width 10).
+        padding_mode (str): ``'features'`` or ``'frames'``. Defaults to ``'features'``.
+        data_preprocessor (dict, optional): Defaults to ``SignDataPreprocessor``.
+        init_cfg (dict, optional): mmengine initialisation config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 head: dict,
+                 vocab: Optional[VocabLike] = None,
+                 decoder: Optional[dict] = None,
+                 padding_mode: str = 'features',
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='SignDataPreprocessor')
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f'padding_mode must be one of {PADDING_MODES}, '
+                             f'got {padding_mode!r}')
+        self.padding_mode = padding_mode
+        self.vocab: Optional[GlossVocabulary] = None if vocab is None else as_vocabulary(vocab)
+        self.backbone = MODELS.build(backbone)
+        head = dict(head)
+        head.setdefault('in_channels', self.backbone.out_channels)
+        if 'num_classes' not in head:
+            if self.vocab is None:
+                raise ValueError('set model.vocab (a gloss_vocab.json path or a list of '
+                                 'glosses) or model.head.num_classes')
+            head['num_classes'] = self.vocab.num_classes
+        elif self.vocab is not None and head['num_classes'] != self.vocab.num_classes:
+            raise ValueError(f'head.num_classes={head["num_classes"]} but the vocabulary '
+                             f'has {len(self.vocab)} glosses + blank = '
+                             f'{self.vocab.num_classes} classes')
+        self.head = MODELS.build(head)
+        self.decoder = MODELS.build(decoder or dict(type='CTCBeamSearchDecoder'))
+
+    def extract_feat(self, inputs: Tensor, lengths: Sequence[int]) -> CTCHeadOutputs:
+        """Backbone and head on a packed batch.
+
+        Args:
+            inputs (Tensor): ``(sum(lengths), 3, H, W)`` normalised frames.
+            lengths (Sequence[int]): Frames of each video (host integers).
+
+        Returns:
+            CTCHeadOutputs: Logits ``(T', B, C)`` of both branches and ``T'_b``.
+        """
+        if self.padding_mode == 'features':
+            return self.head(self.backbone(inputs, lengths), lengths)
+        frames, valid = released_edge_padding(inputs, lengths)  # (B, T_pad, 3, H, W)
+        batch, total = frames.shape[:2]
+        feats = self.backbone(frames.flatten(0, 1), [total] * batch)  # (B * T_pad, E)
+        return self.head.forward_padded(feats.view(batch, total, -1).transpose(1, 2), valid)
+
+    def forward(self,
+                inputs: Tensor,
+                lengths: Sequence[int],
+                data_samples: Optional[List[ActionDataSample]] = None,
+                mode: str = 'tensor') -> Union[Dict[str, Tensor], List[ActionDataSample],
+                                               CTCHeadOutputs]:
+        """Run in one of mmengine's modes.
+
+        Args:
+            inputs (Tensor): ``(sum(lengths), 3, H, W)`` from :class:`SignDataPreprocessor`.
+            lengths (Sequence[int]): Frames of each video.
+            data_samples (list[ActionDataSample], optional): Needed for ``'loss'`` and
+                ``'predict'``.
+            mode (str): ``'loss'``, ``'predict'`` or ``'tensor'``.
+
+        Returns:
+            dict | list | CTCHeadOutputs: losses, data samples with predictions, or the
+            raw head outputs.
+        """
+        if mode == 'loss':
+            return self.loss(inputs, lengths, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, lengths, data_samples)
+        if mode == 'tensor':
+            return self.extract_feat(inputs, lengths)
+        raise RuntimeError(f'invalid mode {mode!r}: use loss, predict or tensor')
+
+    def loss(self, inputs: Tensor, lengths: Sequence[int],
+             data_samples: List[ActionDataSample]) -> Dict[str, Tensor]:
+        """Losses of a batch; see :meth:`SignCTCHead.loss` for the keys."""
+        return self.head.loss(self.extract_feat(inputs, lengths), data_samples)
+
+    def predict(self, inputs: Tensor, lengths: Sequence[int],
+                data_samples: List[ActionDataSample]) -> List[ActionDataSample]:
+        """Decode both branches into gloss strings.
+
+        Writes the data fields ``pred_glosses`` (sequence branch) and
+        ``pred_glosses_conv`` (conv branch), lists of gloss strings, into each sample.
+
+        Returns:
+            list[ActionDataSample]: ``data_samples``, updated.
+        """
+        if self.vocab is None:
+            raise ValueError('predicting gloss strings needs model.vocab (a '
+                             'gloss_vocab.json path or a list of glosses)')
+        outputs = self.extract_feat(inputs, lengths)
+        seq = self.decoder(outputs.seq_logits.float().log_softmax(-1), outputs.lengths)
+        conv = self.decoder(outputs.conv_logits.float().log_softmax(-1), outputs.lengths)
+        for sample, seq_ids, conv_ids in zip(data_samples, seq, conv):
+            sample.pred_glosses = self.vocab.decode(seq_ids)
+            sample.pred_glosses_conv = self.vocab.decode(conv_ids)
+        return data_samples
+
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        """One optimisation step that skips batches with a non-finite loss.
+
+        A NaN or infinite total loss (after the CTC loss has already left out videos
+        too short for their glosses) would corrupt the weights: the step is skipped, the
+        gradients are cleared and the batch's sample ids are logged. Checking the loss
+        reads one value from the device per step. ``skipped_step`` (1 or 0) is logged.
+
+        Args:
+            data (dict): A collated batch.
+            optim_wrapper (OptimWrapper): Updates the parameters.
+
+        Returns:
+            dict[str, Tensor]: Values to log.
+        """
+        with optim_wrapper.optim_context(self):
+            data = self.data_preprocessor(data, True)
+            losses = self._run_forward(data, mode='loss')
+        parsed_loss, log_vars = self.parse_losses(losses)
+        finite = bool(torch.isfinite(parsed_loss))
+        if finite:
+            optim_wrapper.update_params(parsed_loss)
+        else:
+            optim_wrapper.zero_grad()
+            ids = [str(s.metainfo.get('sample_id', '?')) for s in data['data_samples'] or []]
+            values = ', '.join(f'{k}={float(v):.4g}' for k, v in log_vars.items())
+            print_log(f'non-finite loss ({values}): optimiser step skipped for samples '
+                      f'{ids}', logger='current', level=logging.WARNING)
+        log_vars['skipped_step'] = torch.tensor(0.0 if finite else 1.0)
+        return log_vars
