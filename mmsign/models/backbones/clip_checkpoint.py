@@ -10,6 +10,7 @@ Formats:
   possibly prefixed ``module.``) and its hub files (``.bin`` or ``.safetensors``).
 * An image tower on its own (keys ``conv1.weight``, ``transformer.resblocks.0...``).
 """
+import warnings
 import zipfile
 from typing import Dict, NamedTuple, Tuple
 
@@ -45,7 +46,11 @@ def is_torchscript_archive(path: str) -> bool:
 
 def _read_state_dict(path: str) -> Tuple[Dict[str, Tensor], str]:
     if is_torchscript_archive(path):
-        return torch.jit.load(path, map_location='cpu').state_dict(), 'TorchScript archive'
+        with warnings.catch_warnings():
+            # torch deprecates TorchScript, but OpenAI's weights exist only in this format.
+            warnings.simplefilter('ignore', FutureWarning)
+            archive = torch.jit.load(path, map_location='cpu')
+        return archive.state_dict(), 'TorchScript archive'
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
         return load_file(path), 'safetensors state dict'
