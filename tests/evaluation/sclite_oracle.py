@@ -134,11 +134,15 @@ def official_pipeline(ref_stm: str, raw_ctm: str, work_dir: str,
         for line in f:
             by_id.setdefault(line.split()[0], []).append(line)
     merged = osp.join(work_dir, 'merged.ctm')
+    stm_ids = []
     with open(sorted_stm, encoding='utf-8') as f, open(merged, 'w', encoding='utf-8') as out:
         for line in f:
-            sample_id = line.split()[0]
-            out.writelines(by_id.get(sample_id, [f'{sample_id} 1 0.000 0.030 [EMPTY]\n']))
-    return run_sclite(sorted_stm, merged, work_dir)
+            stm_ids.append(line.split()[0])
+            out.writelines(by_id.get(stm_ids[-1], [f'{stm_ids[-1]} 1 0.000 0.030 [EMPTY]\n']))
+    result = run_sclite(sorted_stm, merged, work_dir)
+    # sclite reports file ids in lower case.
+    original = {sample_id.lower(): sample_id for sample_id in stm_ids}
+    return result._replace(samples={original[k]: v for k, v in result.samples.items()})
 
 
 def score_pairs_with_sclite(pairs: Sequence[Tuple[Sequence[str], Sequence[str]]],
