@@ -28,7 +28,9 @@ class SignRecognizer(BaseModel):
       head pads the per-frame features. Cheapest.
     - ``'frames'``: every video is padded to the batch's padded length before the
       backbone, exactly as the released code does, so that released checkpoints give
-      bit-comparable outputs (the backbone's temporal window then sees the padding).
+      bit-comparable outputs. The backbone's temporal window then sees the padding
+      frames themselves, so a backbone ``temporal_edge`` other than ``'zeros'`` is
+      switched to ``'zeros'``.
 
     Args:
         backbone (dict): Backbone config; its module takes ``(frames (N, 3, H, W),
@@ -53,14 +55,22 @@ class SignRecognizer(BaseModel):
                  padding_mode: str = 'features',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='SignDataPreprocessor')
+        # Built from mmaction's registry here: mmengine's BaseModel would look the type up
+        # in its own registry, which finds mmsign's types only under default_scope.
+        data_preprocessor = MODELS.build(data_preprocessor or dict(type='SignDataPreprocessor'))
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if padding_mode not in PADDING_MODES:
             raise ValueError(f'padding_mode must be one of {PADDING_MODES}, '
                              f'got {padding_mode!r}')
         self.padding_mode = padding_mode
         self.vocab: Optional[GlossVocabulary] = None if vocab is None else as_vocabulary(vocab)
+        backbone = dict(backbone)
+        if padding_mode == 'frames' and backbone.get('temporal_edge', 'zeros') != 'zeros':
+            # The padding frames are real backbone inputs now: the temporal window must
+            # see them and nothing beyond the padded batch, as in the released code.
+            print_log(f"padding_mode='frames': backbone temporal_edge "
+                      f"{backbone['temporal_edge']!r} -> 'zeros'", logger='current')
+            backbone['temporal_edge'] = 'zeros'
         self.backbone = MODELS.build(backbone)
         head = dict(head)
         head.setdefault('in_channels', self.backbone.out_channels)
@@ -172,7 +182,7 @@ class SignRecognizer(BaseModel):
         else:
             optim_wrapper.zero_grad()
             ids = [str(s.metainfo.get('sample_id', '?')) for s in data['data_samples'] or []]
-            values = ', '.join(f'{k}={float(v):.4g}' for k, v in log_vars.items())
+            values = ', '.join(f'{k}={v.item():.4g}' for k, v in log_vars.items())
             print_log(f'non-finite loss ({values}): optimiser step skipped for samples '
                       f'{ids}', logger='current', level=logging.WARNING)
         log_vars['skipped_step'] = torch.tensor(0.0 if finite else 1.0)
