@@ -26,7 +26,8 @@ def test_config_builds_and_padding_mode_switches_from_cfg_options():
     cfg = Config.fromfile(CONFIG)
     # what `--cfg-options model.padding_mode=frames ...` does
     cfg.merge_from_dict({'model.padding_mode': 'frames', 'model.vocab': ['A', 'B', 'C'],
-                         'model.backbone.arch': dict(_delete_=True, **TINY_ARCH), 'model.head.hidden_channels': 16})
+                         'model.backbone.arch': dict(_delete_=True, **TINY_ARCH),
+                         'model.head.hidden_channels': 16})
     model = MODELS.build(cfg.model)
     assert isinstance(model, SignRecognizer)
     assert model.padding_mode == 'frames' and model.backbone.temporal_edge == 'zeros'
