@@ -20,7 +20,8 @@ def test_benchmark_counts_frames(tmp_path, shared_data):
     assert len(lengths) == 3 and all(27 <= n <= 299 for n in lengths)
     infos = tool.write_synthetic(str(tmp_path), [5, 7], noise=2.0, seed=0)
     assert tool.time_imread(infos)['frames'] == 12
+    train = tool.time_pipeline(tool.train_pipeline(crop=224), infos)
+    # Short videos are rescaled to at least 32 frames each, from their 5 + 7 frames.
+    assert train['frames'] == 64 and train['decoded'] <= 12
     test = tool.time_pipeline(tool.test_pipeline(crop=224), infos)
     assert test['frames'] == 12 and test['seconds'] > 0
-    # Short videos are rescaled to at least 32 frames each.
-    assert tool.time_pipeline(tool.train_pipeline(crop=224), infos)['frames'] == 64

@@ -54,6 +54,10 @@ class PackSignInputs(BaseTransform):
         inputs = torch.from_numpy(np.ascontiguousarray(imgs.transpose(0, 3, 1, 2)))
         data_sample = ActionDataSample()
         data_sample.gt_glosses = torch.tensor(results['gloss_ids'], dtype=torch.long)
+        missing = [key for key in self.meta_keys if key not in results]
+        if missing:
+            raise KeyError(f'sample {results.get("sample_id")}: PackSignInputs needs the meta '
+                           f'keys {missing}; set meta_keys or add them to the data info')
         metainfo = {key: results[key] for key in self.meta_keys}
         if 'img_shape' in metainfo:
             metainfo['img_shape'] = tuple(int(s) for s in metainfo['img_shape'])

@@ -37,3 +37,13 @@ def test_rejects_frames_that_are_not_rgb_video():
     data['imgs'] = data['imgs'][..., 0]
     with pytest.raises(ValueError, match='sample id-1: imgs must be T x H x W x 3'):
         PackSignInputs()(data)
+
+
+def test_missing_meta_key_is_named():
+    data = results()
+    del data['signer']
+    with pytest.raises(KeyError, match=r"sample id-1: PackSignInputs needs the meta keys "
+                       r"\['signer'\]"):
+        PackSignInputs()(data)
+    packed = PackSignInputs(meta_keys=('sample_id', ))(data)
+    assert set(packed['data_samples'].metainfo) == {'sample_id', 'gt_gloss_text'}
