@@ -38,8 +38,10 @@ class GlossVocabulary:
                 data = json.load(f)
         except FileNotFoundError as e:
             raise FileNotFoundError(
-                f'gloss vocabulary not found at {path}: build it with '
-                'tools/data/build_vocab.py or set the vocabulary path in the config'
+                f'gloss vocabulary not found at {path}: is the dataset prepared there? '
+                'Download and prepare it as docs/datasets.md shows (the preprocess tool '
+                'writes the vocabulary), build it alone with tools/data/build_vocab.py, '
+                'or point data_root / vocab_file in the config at your copy'
             ) from e
         if not isinstance(data, dict) or 'glosses' not in data:
             raise ValueError(f'{path} is not a vocabulary file: expected '
