@@ -22,7 +22,12 @@ _ASCII_LOWER = str.maketrans('ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrst
 
 def fold_case(word: str) -> str:
     """Lower-case ASCII letters only, which is how sclite compares words."""
-    return word.translate(_ASCII_LOWER)
+    return word.lower() if word.isascii() else word.translate(_ASCII_LOWER)
+
+
+def _fold_all(words: Sequence[str]) -> List[str]:
+    # Inlined fold_case: this runs for every word of every scored sample.
+    return [w.lower() if w.isascii() else w.translate(_ASCII_LOWER) for w in words]
 
 
 @dataclass(frozen=True)
@@ -103,8 +108,7 @@ def align(ref: Sequence[str], hyp: Sequence[str]) -> List[AlignedPair]:
         list[AlignedPair]: The alignment from first to last column; the words keep the
         case they had in the input.
     """
-    ref_key = [fold_case(w) for w in ref]
-    hyp_key = [fold_case(w) for w in hyp]
+    ref_key, hyp_key = _fold_all(ref), _fold_all(hyp)
     table = _cost_table(ref_key, hyp_key)
     i, j = len(ref), len(hyp)
     pairs = []
@@ -183,8 +187,7 @@ def count_errors(ref: Sequence[str], hyp: Sequence[str]) -> ErrorCounts:
     Returns:
         ErrorCounts: The counts, with ``ref_words = len(ref)``.
     """
-    ref_key = [fold_case(w) for w in ref]
-    hyp_key = [fold_case(w) for w in hyp]
+    ref_key, hyp_key = _fold_all(ref), _fold_all(hyp)
     n, m = len(ref_key), len(hyp_key)
     if ref_key == hyp_key:
         return ErrorCounts(ref_words=n)

@@ -14,12 +14,17 @@ which sclite cuts off, are rejected with an error rather than scored differently
 sclite: no CSLR reference uses them.
 """
 import math
+from operator import itemgetter
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 #: STM end time of a segment that covers the whole sample, as the released files write it.
 STM_WHOLE_SAMPLE_END = '1.79769e+308'
 #: CTM duration of one gloss; starts are ``index / 100`` seconds (released AdaptSign code).
 CTM_GLOSS_DURATION = 0.01
+
+
+_STM_MARKUP_CHARS = ';({}/'
+_IGNORE_SEGMENT = 'IGNORE_TIME_SEGMENT_IN_SCORING'
 
 
 class TranscriptFormatError(ValueError):
@@ -40,7 +45,7 @@ def _check_word(path: str, lineno: int, line: str, word: str, is_reference: bool
     if ';' in word:
         problem = 'sclite cuts words at ";"'
     elif is_reference and (word in ('{', '}', '/') or word.startswith('(')
-                           or word == 'IGNORE_TIME_SEGMENT_IN_SCORING'):
+                           or word == _IGNORE_SEGMENT):
         problem = 'sclite markup (optional words, alternatives, ignored segments)'
     if problem:
         raise TranscriptFormatError(
@@ -92,8 +97,9 @@ def read_stm(path: str) -> Dict[str, List[str]]:
             raise TranscriptFormatError(
                 f'{path}:{lineno}: sample {sample_id!r} already has a segment at line '
                 f'{first_line[sample_id]}; mmsign expects one segment per sample')
-        for word in words:
-            _check_word(path, lineno, line, word, is_reference=True)
+        if any(c in line for c in _STM_MARKUP_CHARS) or _IGNORE_SEGMENT in line:
+            for word in words:
+                _check_word(path, lineno, line, word, is_reference=True)
         references[sample_id] = words
         first_line[sample_id] = lineno
     return references
@@ -114,9 +120,18 @@ def read_ctm(path: str) -> Dict[str, List[str]]:
         TranscriptFormatError: On a line without 5 or 6 fields, a start, duration or
             confidence that is not a number, or a word containing ``;``.
     """
-    timed: Dict[str, List[Tuple[float, int, str]]] = {}
+    timed: Dict[str, List[Tuple[float, str]]] = {}
     for lineno, line in enumerate(_open_lines(path), 1):
         fields = line.split()
+        # Fast path for the usual 5-field line; anything else is checked in detail.
+        if len(fields) == 5 and fields[0][0] != ';' and ';' not in fields[4]:
+            try:
+                start, duration = float(fields[2]), float(fields[3])
+            except ValueError:
+                start = duration = math.nan
+            if start == start and duration == duration:  # not NaN
+                timed.setdefault(fields[0], []).append((start, fields[4]))
+                continue
         if not fields or fields[0].startswith(';;'):
             continue
         if len(fields) not in (5, 6):
@@ -129,8 +144,9 @@ def read_ctm(path: str) -> Dict[str, List[str]]:
         if len(fields) == 6:
             _parse_time(path, lineno, line, fields[5], 'confidence')
         _check_word(path, lineno, line, fields[4], is_reference=False)
-        timed.setdefault(fields[0], []).append((start, lineno, fields[4]))
-    return {sample_id: [word for _, _, word in sorted(words)]
+        timed.setdefault(fields[0], []).append((start, fields[4]))
+    # sorted() is stable: words with equal start times keep their order in the file.
+    return {sample_id: [word for _, word in sorted(words, key=itemgetter(0))]
             for sample_id, words in timed.items()}
 
 
