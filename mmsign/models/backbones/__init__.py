@@ -1,20 +1,25 @@
-"""Backbones: AdaptSignViT (frozen CLIP ViT + AdaptSign modules) and its building blocks."""
+"""Backbones: AdaptSign's modules on a frozen ViT from open_clip (AdaptSignViT) or
+mmpretrain (AdaptSignMMPretrainViT), and their building blocks."""
+from .adaptsign_base import AdaptSignViTBase
 from .adaptsign_layers import (
-                               Adapter,
-                               AdaptSignBlock,
-                               AggregationBlock,
-                               AggregationQuery,
-                               FrozenBlock,
-                               PrefixTokens,
-                               TemporalCorrelation,
-                               temporal_window_weights,
+    Adapter,
+    AdaptSignBlock,
+    AggregationBlock,
+    AggregationQuery,
+    FrozenBlock,
+    PrefixTokens,
+    TemporalCorrelation,
+    temporal_window_weights,
 )
+from .adaptsign_mmpretrain_vit import AdaptSignMMPretrainViT
 from .adaptsign_vit import AdaptSignViT
 from .clip_checkpoint import read_clip_image_tower
 from .clip_vit import FrozenCLIPBlock
+from .mmpretrain_vit import FrozenMMPretrainBlock
 
 __all__ = [
-    'Adapter', 'AdaptSignBlock', 'AdaptSignViT', 'AggregationBlock', 'AggregationQuery',
-    'FrozenBlock', 'FrozenCLIPBlock', 'PrefixTokens', 'TemporalCorrelation',
+    'Adapter', 'AdaptSignBlock', 'AdaptSignMMPretrainViT', 'AdaptSignViT',
+    'AdaptSignViTBase', 'AggregationBlock', 'AggregationQuery', 'FrozenBlock',
+    'FrozenCLIPBlock', 'FrozenMMPretrainBlock', 'PrefixTokens', 'TemporalCorrelation',
     'read_clip_image_tower', 'temporal_window_weights'
 ]

@@ -11,7 +11,7 @@ modules work on any pre-norm ViT block that provides it.
 import functools
 import math
 from collections import OrderedDict
-from typing import Callable, Protocol, Sequence, Tuple
+from typing import Callable, Optional, Protocol, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -52,13 +52,16 @@ class LayerNorm(nn.LayerNorm):
 class FrozenBlock(Protocol):
     """What :class:`AdaptSignBlock` needs from one frozen pre-norm ViT block.
 
+    A pre-norm block computes ``z + attn_proj(MHA(qkv(attn_norm(z))))`` and then
+    ``z + feed_forward(mlp_norm(z))``; each source of ViTs maps its block's parts onto
+    these methods (``clip_vit.FrozenCLIPBlock``, ``mmpretrain_vit.FrozenMMPretrainBlock``).
     ``z`` is the block input ``[N, S, D]``; ``x`` any ``[..., D]`` tensor.
     """
 
     num_heads: int
 
     def attn_norm(self, z: Tensor) -> Tensor:
-        """The LayerNorm before attention (``ln_1``)."""
+        """The norm before attention (CLIP's ``ln_1``)."""
 
     def qkv(self, x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """The packed in-projection: queries, keys, values, each ``[..., D]``."""
@@ -70,13 +73,31 @@ class FrozenBlock(Protocol):
         """The value part of the in-projection only."""
 
     def attn_proj(self, x: Tensor) -> Tensor:
-        """The attention output projection."""
+        """The attention output projection, and the block's layer scale if it has one
+        (everything between the heads' outputs and the residual sum)."""
 
     def mlp_norm(self, z: Tensor) -> Tensor:
-        """The LayerNorm before the MLP (``ln_2``)."""
+        """The norm before the MLP (CLIP's ``ln_2``)."""
 
     def feed_forward(self, x: Tensor) -> Tensor:
-        """The MLP."""
+        """The MLP, and its layer scale if the block has one."""
+
+
+def packed_qkv_part(x: Tensor, weight: Tensor, bias: Optional[Tensor], part: int) -> Tensor:
+    """One part of a packed in-projection: ``x W_part^T + b_part``.
+
+    Args:
+        x (Tensor): ``[..., D]``.
+        weight (Tensor): ``[3D, D]``, the query, key and value weights stacked.
+        bias (Tensor, optional): ``[3D]`` or None (a ViT without qkv bias).
+        part (int): 0 for queries, 1 for keys, 2 for values.
+
+    Returns:
+        Tensor: ``[..., D]``.
+    """
+    width = weight.shape[0] // 3
+    rows = slice(part * width, (part + 1) * width)
+    return F.linear(x, weight[rows], None if bias is None else bias[rows])
 
 
 def split_heads(x: Tensor, num_heads: int) -> Tensor:
@@ -383,5 +404,5 @@ class TemporalCorrelation(nn.Module):
 __all__ = [
     'Adapter', 'AdaptSignBlock', 'AggregationBlock', 'AggregationQuery', 'FrozenBlock',
     'LayerNorm', 'PrefixTokens', 'QuickGELU', 'TemporalCorrelation', 'TEMPORAL_EDGES',
-    'quick_gelu', 'temporal_window_weights'
+    'packed_qkv_part', 'quick_gelu', 'temporal_window_weights'
 ]

@@ -1,31 +1,14 @@
-"""AdaptSign's backbone: a frozen CLIP ViT with adapters, prefix tokens, a hierarchical
-aggregation query and temporal correlation (``ADAPTSIGN_SPEC.md`` section 2).
-
-Per frame, ``N`` frames of several videos packed along dim 0::
-
-    z = ln_pre([cls; patches] + pos)                              # [N, S, D]
-    q = query                                                     # [N, D]
-    for block l:   z = AdaptSignBlock_l(z);  q = AggregationBlock_l(q, z)
-    cls = z[:, 0] + TemporalCorrelation(z)                        # window inside each video
-    f = (ln_post(cls) * alpha_0 + ln_post_cls(q) * alpha_1) @ proj    # [N, E]
+"""AdaptSign's backbone on a frozen CLIP ViT from open_clip (``ADAPTSIGN_SPEC.md``
+section 2): the OpenAI-layout stem ``ln_pre([cls; conv1(frames)] + pos)`` and blocks, with
+the AdaptSign modules of :class:`~.adaptsign_base.AdaptSignViTBase` around them.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional
 
 import torch
 from mmaction.registry import MODELS
-from mmengine.logging import print_log
-from mmengine.model import BaseModule
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 
-from .adaptsign_layers import (
-    TEMPORAL_EDGES,
-    AdaptSignBlock,
-    AggregationQuery,
-    LayerNorm,
-    TemporalCorrelation,
-    temporal_window_weights,
-)
+from .adaptsign_base import AdaptSignViTBase
 from .clip_checkpoint import read_clip_image_tower
 from .clip_vit import (
     ArchType,
@@ -35,11 +18,9 @@ from .clip_vit import (
     resolve_pretrained,
 )
 
-CHECKPOINTING_MODES = ('none', 'selective', 'full')
-
 
 @MODELS.register_module()
-class AdaptSignViT(BaseModule):
+class AdaptSignViT(AdaptSignViTBase):
     """Frozen CLIP ViT adapted to sign language videos (AdaptSign).
 
     The CLIP image tower (architecture and weights) comes from open_clip and stays frozen;
@@ -84,50 +65,30 @@ class AdaptSignViT(BaseModule):
                  temporal_edge: str = 'zeros',
                  train_query: bool = False,
                  checkpointing: str = 'none') -> None:
-        super().__init__()
-        if temporal_edge not in TEMPORAL_EDGES:
-            raise ValueError(f'temporal_edge={temporal_edge!r}: use one of {TEMPORAL_EDGES}')
-        if checkpointing not in CHECKPOINTING_MODES:
-            raise ValueError(
-                f'checkpointing={checkpointing!r}: use one of {CHECKPOINTING_MODES}')
-        cfg, self.arch_name = clip_vit_config(arch)
+        cfg, arch_name = clip_vit_config(arch)
         visual = build_clip_vit(cfg)
         source = 'random weights (pretrained=None)'
         if pretrained is not None:
             source = self._load_clip(visual, resolve_pretrained(arch, pretrained))
-
-        width, self.image_size = cfg['width'], cfg['image_size']
-        self.out_channels: int = cfg['output_dim']
-        self.temporal_edge = temporal_edge
-        self.train_query = train_query
-        self.checkpointing = checkpointing
-
-        # Frozen CLIP stem and blocks, taken over from open_clip's tower.
-        self.conv1 = visual.conv1
-        self.class_embedding = visual.class_embedding
-        self.positional_embedding = visual.positional_embedding
-        self.ln_pre = visual.ln_pre
-        self.blocks = nn.ModuleList(
-            AdaptSignBlock(FrozenCLIPBlock(block), width, num_prefix_tokens, adapter_ratio,
-                           checkpoint_mlp=checkpointing == 'selective')
-            for block in visual.transformer.resblocks)
-        self.aggregation = AggregationQuery(width, cfg['layers'], cfg['heads'])
-        self.temporal = (TemporalCorrelation(width, temporal_window)
-                         if temporal_window else None)
-        # Output head: ln_post and proj start from CLIP's and are trained.
-        self.ln_post = visual.ln_post
-        self.ln_post_cls = LayerNorm(width)
-        self.proj = visual.proj
-        self.alpha = nn.Parameter(torch.tensor([0.5, 0.5]))
-
-        self._freeze()
-        counts = self.parameter_counts()
-        print_log(f'AdaptSignViT({self.arch_name}): CLIP image tower from {source}; '
-                  f'{counts["trainable"]:,} trainable and {counts["frozen"]:,} frozen '
-                  'parameters. Not from CLIP: the adapters, prefix tokens, aggregation '
-                  'blocks, temporal correlation, ln_post_cls, alpha (trainable) and the '
-                  f'aggregation query ({"trainable" if train_query else "frozen"}), '
-                  'all at their initialisation', logger='current')
+        super().__init__(
+            stem=dict(conv1=visual.conv1,
+                      class_embedding=visual.class_embedding,
+                      positional_embedding=visual.positional_embedding,
+                      ln_pre=visual.ln_pre),
+            frozen_blocks=[FrozenCLIPBlock(block) for block in visual.transformer.resblocks],
+            ln_post=visual.ln_post,
+            proj=visual.proj,
+            width=cfg['width'],
+            num_heads=cfg['heads'],
+            num_prefix_tokens=num_prefix_tokens,
+            adapter_ratio=adapter_ratio,
+            temporal_window=temporal_window,
+            temporal_edge=temporal_edge,
+            train_query=train_query,
+            checkpointing=checkpointing)
+        self.arch_name = arch_name
+        self.image_size = cfg['image_size']
+        self.log_summary(f'AdaptSignViT({arch_name})', f'CLIP image tower from {source}')
 
     @staticmethod
     def _load_clip(visual: nn.Module, path: str) -> str:
@@ -148,34 +109,10 @@ class AdaptSignViT(BaseModule):
         return (f'{weights.source}: all {len(expected)} image-tower tensors; '
                 f'{weights.num_ignored} other tensors of the file ignored')
 
-    def _frozen_clip_modules(self) -> List[nn.Module]:
-        return [self.conv1, self.ln_pre, *(block.frozen for block in self.blocks)]
-
-    def _freeze(self) -> None:
-        for module in self._frozen_clip_modules():
-            module.requires_grad_(False)
-        self.class_embedding.requires_grad_(False)
-        self.positional_embedding.requires_grad_(False)
-        self.aggregation.query.requires_grad_(self.train_query)
-
     def clip_parameter_names(self) -> List[str]:
-        """Names of the parameters that come from the CLIP checkpoint (``pretrained``).
-
-        All the others (including the frozen aggregation ``query``) exist only in an
-        AdaptSign checkpoint.
-        """
-        from_clip = {id(p) for module in [*self._frozen_clip_modules(), self.ln_post]
-                     for p in module.parameters()}
-        from_clip.update(id(p) for p in (self.class_embedding, self.positional_embedding,
-                                         self.proj))
-        return [name for name, p in self.named_parameters() if id(p) in from_clip]
-
-    def parameter_counts(self) -> Dict[str, int]:
-        """Number of trainable and frozen parameters: ``dict(trainable=..., frozen=...)``."""
-        counts = {'trainable': 0, 'frozen': 0}
-        for p in self.parameters():
-            counts['trainable' if p.requires_grad else 'frozen'] += p.numel()
-        return counts
+        """Names of the parameters that come from the CLIP checkpoint (``pretrained``):
+        :meth:`pretrained_parameter_names`."""
+        return self.pretrained_parameter_names()
 
     def embed(self, frames: Tensor) -> Tensor:
         """Patch embedding, class token, positions, ``ln_pre``: ``[N, 3, H, W]`` -> ``[N, S, D]``.
@@ -188,40 +125,3 @@ class AdaptSignViT(BaseModule):
         cls = self.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
         x = torch.cat([cls, x], dim=1) + self.positional_embedding.to(x.dtype)
         return self.ln_pre(x)
-
-    def _layer(self, index: int, z: Tensor, q: Tensor) -> Tuple[Tensor, Tensor]:
-        z = self.blocks[index](z)
-        return z, self.aggregation.blocks[index](q, z)
-
-    def forward(self, frames: Tensor, lengths: Sequence[int]) -> Tensor:
-        """Per-frame features of several videos packed along dim 0.
-
-        Args:
-            frames (Tensor): ``[N, 3, H, W]``, the frames of video i are the ``lengths[i]``
-                rows after those of the videos before it.
-            lengths (Sequence[int]): Frames per video (host-side ints), summing to N.
-
-        Returns:
-            Tensor: ``[N, E]`` frame features, ``E = out_channels``.
-        """
-        lengths = tuple(int(length) for length in lengths)
-        if sum(lengths) != frames.shape[0] or min(lengths, default=0) < 1:
-            raise ValueError(f'lengths {lengths} must be positive and sum to the '
-                             f'{frames.shape[0]} packed frames')
-        z = self.embed(frames)
-        q = self.aggregation.start(z.shape[0])
-        full = self.checkpointing == 'full' and torch.is_grad_enabled()
-        for index in range(len(self.blocks)):
-            if full:
-                z, q = checkpoint(self._layer, index, z, q, use_reentrant=False)
-            else:
-                z, q = self._layer(index, z, q)
-        # The correlation is added to every token in the paper; only the class token
-        # is used afterwards.
-        cls = z[:, 0]
-        if self.temporal is not None:
-            weights = temporal_window_weights(lengths, self.temporal.window,
-                                              self.temporal_edge, z.device)
-            cls = cls + self.temporal(z, weights)
-        features = self.ln_post(cls) * self.alpha[0] + self.ln_post_cls(q) * self.alpha[1]
-        return features @ self.proj

@@ -14,7 +14,7 @@ from open_clip.transformer import QuickGELU as CLIPQuickGELU
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 from torch import Tensor, nn
 
-from .adaptsign_layers import quick_gelu
+from .adaptsign_layers import packed_qkv_part, quick_gelu
 
 ArchType = Union[str, Dict[str, Union[int, float]]]
 
@@ -153,14 +153,10 @@ class FrozenCLIPBlock(nn.Module):
         return F.linear(x, self.attn.in_proj_weight, self.attn.in_proj_bias).chunk(3, dim=-1)
 
     def key(self, x: Tensor) -> Tensor:
-        width = x.shape[-1]
-        return F.linear(x, self.attn.in_proj_weight[width:2 * width],
-                        self.attn.in_proj_bias[width:2 * width])
+        return packed_qkv_part(x, self.attn.in_proj_weight, self.attn.in_proj_bias, 1)
 
     def value(self, x: Tensor) -> Tensor:
-        width = x.shape[-1]
-        return F.linear(x, self.attn.in_proj_weight[2 * width:],
-                        self.attn.in_proj_bias[2 * width:])
+        return packed_qkv_part(x, self.attn.in_proj_weight, self.attn.in_proj_bias, 2)
 
     def attn_proj(self, x: Tensor) -> Tensor:
         return self.attn.out_proj(x)

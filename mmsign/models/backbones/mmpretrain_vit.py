@@ -1,0 +1,220 @@
+"""Frozen ViTs from mmpretrain: ``mmpretrain.models.VisionTransformer`` and its weights.
+
+This is the only file that knows mmpretrain's ViT layout. :class:`FrozenMMPretrainBlock`
+puts one ``TransformerEncoderLayer`` behind the :class:`~.adaptsign_layers.FrozenBlock`
+interface; the parameter names stay mmpretrain's (``ln1``, ``attn.qkv``, ``attn.proj``,
+``attn.gamma1``, ``ln2``, ``ffn.layers.0.0``, ``ffn.gamma2`` ...).
+"""
+import logging
+import math
+from typing import Dict, Tuple
+
+from mmcv.cnn.bricks.transformer import FFN
+from mmengine.logging import print_log
+from mmengine.runner import CheckpointLoader
+from mmpretrain.models.backbones.vision_transformer import (
+    TransformerEncoderLayer,
+    VisionTransformer,
+)
+from mmpretrain.models.utils import MultiheadAttention, SwiGLUFFN
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from .adaptsign_layers import packed_qkv_part
+
+VIT_TYPES = ('VisionTransformer', 'mmpretrain.VisionTransformer')
+# VisionTransformer arguments that shape the frozen network, passed on as they are.
+VIT_KEYS = ('arch', 'img_size', 'patch_size', 'qkv_bias', 'norm_cfg', 'final_norm',
+            'pre_norm', 'layer_scale_init_value', 'interpolate_mode', 'patch_cfg',
+            'layer_cfgs')
+# Arguments AdaptSign needs at these values: it reads the class token of the last block,
+# and the frozen ViT runs without dropout (train() and eval() compute the same).
+VIT_FIXED = dict(out_type='cls_token', with_cls_token=True, drop_rate=0.0,
+                 drop_path_rate=0.0, in_channels=3)
+
+
+def mmpretrain_vit_config(vit: dict) -> Tuple[dict, str]:
+    """Check an mmpretrain ``VisionTransformer`` config for use as a frozen AdaptSign ViT.
+
+    Args:
+        vit (dict): The ``backbone`` dict of an mmpretrain config (``type`` optional),
+            e.g. ``dict(arch='base', img_size=224, patch_size=14,
+            layer_scale_init_value=1e-5)`` for DINOv2 ViT-B/14.
+
+    Returns:
+        tuple[dict, str]: ``VisionTransformer`` keyword arguments and a printable name.
+    """
+    if not isinstance(vit, dict):
+        raise TypeError(f'vit must be a dict of mmpretrain VisionTransformer arguments, '
+                        f'got {type(vit).__name__}')
+    cfg = dict(vit)
+    vit_type = cfg.pop('type', VIT_TYPES[0])
+    if vit_type not in VIT_TYPES:
+        raise ValueError(
+            f'vit type {vit_type!r}: AdaptSign wraps mmpretrain\'s VisionTransformer only '
+            '(its blocks are plain pre-norm blocks with a packed qkv projection); BEiTViT '
+            '(relative position bias, q/v-only bias) and ViTEVA02 (rotary embedding) are '
+            'different blocks')
+    unknown = sorted(set(cfg) - set(VIT_KEYS) - set(VIT_FIXED))
+    if unknown:
+        hint = (' (weights: use the backbone\'s `pretrained` argument)'
+                if 'init_cfg' in unknown else '')
+        raise ValueError(f'vit {vit}: unsupported keys {unknown}{hint}; AdaptSign takes '
+                         f'{list(VIT_KEYS)} and {VIT_FIXED}')
+    wrong = {key: cfg[key] for key, value in VIT_FIXED.items()
+             if key in cfg and cfg[key] != value}
+    if wrong:
+        raise ValueError(f'vit {vit}: {wrong} not supported; AdaptSign needs {VIT_FIXED} '
+                         '(the class token of the last block, no dropout in the frozen ViT)')
+    cfg.update(VIT_FIXED)
+    cfg.setdefault('arch', 'base')
+    arch = cfg['arch'] if isinstance(cfg['arch'], str) else 'custom'
+    name = ', '.join([f'arch={arch}'] + [f'{key}={cfg[key]}' for key in
+                                         ('img_size', 'patch_size', 'layer_scale_init_value',
+                                          'pre_norm') if key in cfg])
+    return cfg, name
+
+
+def build_mmpretrain_vit(cfg: dict) -> VisionTransformer:
+    """Build mmpretrain's ``VisionTransformer`` (random weights) from
+    :func:`mmpretrain_vit_config`'s arguments."""
+    return VisionTransformer(**cfg)
+
+
+def _checkpoint_backbone(path: str) -> Tuple[Dict[str, Tensor], int]:
+    """The ``backbone.*`` tensors of an mmpretrain checkpoint (or a bare ViT state dict),
+    and the number of other tensors."""
+    loaded = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    if not isinstance(loaded, dict):
+        raise TypeError(f'{path} holds a {type(loaded).__name__}, not an mmpretrain '
+                        'checkpoint')
+    state = loaded.get('state_dict', loaded)
+    state = {key: value for key, value in state.items() if isinstance(value, Tensor)}
+    if state and all(key.startswith('module.') for key in state):  # saved from DDP
+        state = {key[len('module.'):]: value for key, value in state.items()}
+    backbone = {key[len('backbone.'):]: value for key, value in state.items()
+                if key.startswith('backbone.')}
+    if not backbone and 'pos_embed' in state:
+        backbone = state
+    if not backbone:
+        raise KeyError(f'{path} has no mmpretrain ViT: expected keys \'backbone.pos_embed\', '
+                       f"'backbone.layers.0.ln1.weight', ... (or the same without "
+                       f'\'backbone.\'); its first keys are {sorted(state)[:5]}')
+    return backbone, len(state) - len(backbone)
+
+
+def _pos_embed_grid(num_tokens: int) -> int:
+    side = math.isqrt(num_tokens - 1)
+    return side if side * side == num_tokens - 1 else -1
+
+
+def load_mmpretrain_vit(vit: VisionTransformer, path: str) -> str:
+    """Load an mmpretrain checkpoint into ``vit``: every tensor of the ViT or fail.
+
+    The position embedding may be for another input size (DINOv2's files are for 518
+    pixels): mmpretrain's own load hook resizes it (bicubic) to ``vit``'s ``img_size``.
+    Tensors of the file's backbone that ``vit`` has no place for (a DINOv2
+    ``mask_token``, say) are not loaded and are named in the log.
+
+    Args:
+        vit (VisionTransformer): Built by :func:`build_mmpretrain_vit`.
+        path (str): A local file or a URL (mmengine downloads it to the torch hub cache).
+
+    Returns:
+        str: What was loaded, for the log.
+    """
+    weights, num_other = _checkpoint_backbone(path)
+    expected = vit.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    mismatched = [f'{key}: file {tuple(value.shape)}, model {tuple(expected[key].shape)}'
+                  for key, value in weights.items()
+                  if key in expected and value.shape != expected[key].shape
+                  and not (key == 'pos_embed' and value.shape[-1] == expected[key].shape[-1]
+                           and _pos_embed_grid(value.shape[1]) > 0)]
+    if missing or mismatched:
+        raise ValueError(
+            f'{path} does not fit this mmpretrain ViT: missing {missing}, shape mismatches '
+            f'{mismatched}; check that `vit` (arch, patch_size, layer_scale_init_value, '
+            'pre_norm, qkv_bias, final_norm) describes the checkpoint\'s model')
+    file_grid = _pos_embed_grid(weights['pos_embed'].shape[1])
+    vit.load_state_dict({key: weights[key] for key in expected}, strict=True)
+    resized = ''
+    if weights['pos_embed'].shape != expected['pos_embed'].shape:
+        height, width = vit.patch_resolution
+        resized = (f'; pos_embed resized from {file_grid}x{file_grid} to {height}x{width} '
+                   'patches')
+    if unexpected:
+        print_log(f'{path}: backbone tensors {unexpected} have no place in the ViT and are '
+                  'not loaded', logger='current', level=logging.WARNING)
+    return (f'{path}: all {len(expected)} ViT tensors{resized}; {num_other} other tensors '
+            f'of the file (head, neck ...) ignored')
+
+
+def _check_plain_block(layer: nn.Module) -> None:
+    attn, ffn = getattr(layer, 'attn', None), getattr(layer, 'ffn', None)
+    plain_attn = (type(attn) is MultiheadAttention and not attn.v_shortcut
+                  and attn.input_dims == attn.embed_dims and attn.attn_drop == 0)
+    plain_ffn = ((type(ffn) is FFN or isinstance(ffn, SwiGLUFFN))
+                 and ffn.add_identity and getattr(ffn, 'out_dims', ffn.embed_dims)
+                 == ffn.embed_dims)
+    dropout = [name for name, module in layer.named_modules()
+               if (isinstance(module, nn.Dropout) and module.p)
+               or getattr(module, 'drop_prob', 0)]
+    if type(layer) is not TransformerEncoderLayer or not plain_attn or not plain_ffn:
+        raise TypeError(f'{type(layer).__name__} is not a plain mmpretrain ViT block '
+                        '(TransformerEncoderLayer: MultiheadAttention without v_shortcut, '
+                        'FFN or SwiGLUFFN with a residual)')
+    if dropout:
+        raise ValueError(f'the frozen ViT block has dropout in {dropout}: set its drop '
+                         'rates to 0 (train() and eval() must compute the same)')
+
+
+class FrozenMMPretrainBlock(nn.Module):
+    """The frozen parts of one mmpretrain ViT block (``ln1, attn, ln2, ffn``).
+
+    Implements :class:`~.adaptsign_layers.FrozenBlock`; it takes the block's modules
+    over, so their parameter names and values are mmpretrain's. Layer scale (DINOv2's
+    ``gamma1`` and ``gamma2``) belongs to the attention and MLP branches; AdaptSign's
+    adapters run beside the scaled branches.
+
+    Args:
+        layer (TransformerEncoderLayer): A block of ``mmpretrain.models.VisionTransformer``
+            with an ``FFN`` (GELU MLP) or ``SwiGLUFFN`` (DINOv2 giant).
+    """
+
+    def __init__(self, layer: TransformerEncoderLayer) -> None:
+        super().__init__()
+        _check_plain_block(layer)
+        self.num_heads = layer.attn.num_heads
+        self.ln1 = layer.ln1
+        self.attn = layer.attn
+        self.ln2 = layer.ln2
+        self.ffn = layer.ffn
+
+    def attn_norm(self, z: Tensor) -> Tensor:
+        # mmpretrain's LayerNorm returns fp32 under autocast; keep the token stream's dtype
+        # as CLIP's LayerNorm does, so q, k and v are not cast once each.
+        return self.ln1(z).to(z.dtype)
+
+    def qkv(self, x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        return self.attn.qkv(x).chunk(3, dim=-1)
+
+    def key(self, x: Tensor) -> Tensor:
+        return packed_qkv_part(x, self.attn.qkv.weight, self.attn.qkv.bias, 1)
+
+    def value(self, x: Tensor) -> Tensor:
+        return packed_qkv_part(x, self.attn.qkv.weight, self.attn.qkv.bias, 2)
+
+    def attn_proj(self, x: Tensor) -> Tensor:
+        return self.attn.gamma1(self.attn.proj(x))
+
+    def mlp_norm(self, z: Tensor) -> Tensor:
+        return self.ln2(z).to(z.dtype)
+
+    def feed_forward(self, x: Tensor) -> Tensor:
+        ffn = self.ffn
+        if isinstance(ffn, SwiGLUFFN):
+            gate, hidden = ffn.w12(x).chunk(2, dim=-1)
+            return ffn.gamma2(ffn.w3(ffn.norm(F.silu(gate) * hidden)))
+        return ffn.gamma2(ffn.layers(x))
