@@ -22,7 +22,8 @@ class SignDataError(Exception):
         self.path = path
 
     def __reduce__(self):
-        # Keep the attributes when the error crosses a DataLoader worker boundary.
+        # Keep the attributes when pickled (multiprocessing pools). A DataLoader worker
+        # re-creates the error from its message instead: same type, same text.
         return type(self), (str(self), self.sample_id, self.path)
 
 

@@ -112,7 +112,7 @@ def test_frames_of_different_sizes_raise(tmp_path):
 
 
 def test_load_error_survives_pickling():
-    # DataLoader workers send exceptions to the main process by pickling them.
+    # Multiprocessing pools send exceptions between processes by pickling them.
     error = pickle.loads(pickle.dumps(SignLoadError('broken', 'id-1', '/x.png')))
     assert (str(error), error.sample_id, error.path) == ('broken', 'id-1', '/x.png')
 
@@ -176,3 +176,14 @@ def test_missing_annotation_file_says_where_to_get_it(tmp_path):
     with pytest.raises(SignAnnotationError, match=r'phoenix2014 annotation file not found '
                        r'at .*train.corpus.csv: download phoenix-2014'):
         Phoenix2014Dataset(str(tmp_path), 'train')
+
+
+def test_error_in_a_dataloader_worker_keeps_type_and_sample(tmp_path):
+    from mmengine.dataset import pseudo_collate
+    from torch.utils.data import DataLoader
+
+    write_frames(str(tmp_path / 'frames' / 'good'), 2, lambda t: f'{t:04d}.png')
+    dataset = custom_dataset(tmp_path, ['frames/good|HELLO', 'frames/gone|NAME'])
+    loader = DataLoader(dataset, batch_size=1, num_workers=1, collate_fn=pseudo_collate)
+    with pytest.raises(SignLoadError, match='sample frames/gone: frame folder .* not found'):
+        list(loader)
