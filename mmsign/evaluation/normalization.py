@@ -61,14 +61,21 @@ class GlossNormalization:
     drop_if_contains: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        compiled = tuple((re.compile(r.pattern), r.replacement) for r in self.rewrites)
+        # Until one rule changes a gloss, each rule sees the original, so a gloss that no
+        # pattern matches is left as it is by all of them.
+        any_rule = re.compile('|'.join(f'(?:{r.pattern})' for r in self.rewrites) or '(?!)')
+        object.__setattr__(self, '_compiled', compiled)
+        object.__setattr__(self, '_any_rule', any_rule)
         # A vocabulary has a few thousand glosses and a test set tens of thousands of
         # words: rewriting each distinct gloss once makes normalisation nearly free.
         object.__setattr__(self, '_cached_apply_one',
                            lru_cache(maxsize=1 << 16)(self._apply_one))
 
     def _apply_one(self, gloss: str) -> str:
-        for rule in self.rewrites:
-            gloss = re.sub(rule.pattern, rule.replacement, gloss)
+        if self._any_rule.search(gloss):
+            for pattern, replacement in self._compiled:
+                gloss = pattern.sub(replacement, gloss)
         if any(s in gloss for s in self.drop_if_contains):
             return ''
         return gloss

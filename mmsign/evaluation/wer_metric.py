@@ -2,6 +2,7 @@
 import logging
 import os
 import os.path as osp
+import re
 from typing import Any, Dict, List, Optional, Sequence
 
 from mmaction.registry import METRICS
@@ -15,6 +16,7 @@ from .scoring import CorpusScore, format_alignment_report, format_counts, score_
 
 #: Result key and metric-name stem of each prediction branch, with its data-sample key.
 BRANCHES = {'seq': 'pred_glosses', 'conv': 'pred_glosses_conv'}
+_WHITESPACE = re.compile(r'\s')
 
 
 @METRICS.register_module()
@@ -104,11 +106,21 @@ class WERMetric(BaseMetric):
             result = {'sample_id': self._require(sample, 'sample_id', None)}
             for branch, key in BRANCHES.items():
                 if branch == 'seq' or key in sample:
-                    result[branch] = [str(g) for g in self._require(sample, key, result)]
+                    result[branch] = self._glosses(sample, key, result)
             if self.ref_file is None:
-                result['ref'] = [str(g) for g in self._require(sample, 'gt_gloss_text',
-                                                                result)]
+                result['ref'] = self._glosses(sample, 'gt_gloss_text', result)
             self.results.append(result)
+
+    @classmethod
+    def _glosses(cls, sample: dict, key: str, result: dict) -> List[str]:
+        glosses = [str(g) for g in cls._require(sample, key, result)]
+        for gloss in glosses:
+            if _WHITESPACE.search(gloss):
+                # sclite would score it as several words: refuse rather than disagree.
+                raise ValueError(f'WERMetric: {key} of sample {result["sample_id"]!r} has '
+                                 f'the gloss {gloss!r} with whitespace; glosses are '
+                                 'single words')
+        return glosses
 
     @staticmethod
     def _require(sample: dict, key: str, result: Optional[dict]) -> Any:

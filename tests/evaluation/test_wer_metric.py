@@ -115,6 +115,8 @@ def test_clear_errors_for_bad_configuration_and_samples(tmp_path):
         WERMetric().process(None, [dict(sample_id='a', gt_gloss_text=['A'])])
     with pytest.raises(KeyError, match="'gt_gloss_text'.*set ref_file"):
         WERMetric().process(None, [dict(sample_id='a', pred_glosses=['A'])])
+    with pytest.raises(ValueError, match="pred_glosses of sample 'a' has the gloss 'A B'"):
+        WERMetric().process(None, [_sample('a', ['A'], ['A B'])])
 
 
 @requires_sclite
