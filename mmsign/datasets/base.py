@@ -13,6 +13,9 @@ from mmsign.datasets.vocabulary import GlossVocabulary, VocabLike, as_vocabulary
 _MAX_LISTED = 50
 
 
+
+DATA_HINT = 'download and prepare the dataset, or point data_root in the config at your copy'
+
 class BaseSignDataset(BaseDataset):
     """A continuous sign language dataset read from its release's own annotation files.
 
@@ -220,7 +223,8 @@ def read_table(path: str, dataset: str, columns: Sequence[str],
     """
     if not osp.isfile(path):
         raise SignAnnotationError(f'{dataset} annotation file not found at {path}: '
-                                  f'{hint or "check data_root in the config"}', path=path)
+                                  f'{hint or DATA_HINT} (docs/datasets.md shows the '
+                                  'layout and the preparation commands)', path=path)
     with open(path, encoding='utf-8') as f:
         lines = f.read().splitlines()
     header = lines[0].split('|') if lines else []
