@@ -5,12 +5,10 @@ puts one ``TransformerEncoderLayer`` behind the :class:`~.adaptsign_layers.Froze
 interface; the parameter names stay mmpretrain's (``ln1``, ``attn.qkv``, ``attn.proj``,
 ``attn.gamma1``, ``ln2``, ``ffn.layers.0.0``, ``ffn.gamma2`` ...).
 """
-import logging
 import math
 from typing import Dict, Tuple
 
 from mmcv.cnn.bricks.transformer import FFN
-from mmengine.logging import print_log
 from mmengine.runner import CheckpointLoader
 from mmpretrain.models.backbones.vision_transformer import (
     TransformerEncoderLayer,
@@ -22,6 +20,8 @@ from torch.nn import functional as F
 
 from .adaptsign_layers import packed_qkv_part
 
+# Backbone tensors of pretraining checkpoints that a forward pass never uses.
+PRETRAINING_ONLY = ('mask_token',)
 VIT_TYPES = ('VisionTransformer', 'mmpretrain.VisionTransformer')
 # VisionTransformer arguments that shape the frozen network, passed on as they are.
 VIT_KEYS = ('arch', 'img_size', 'patch_size', 'qkv_bias', 'norm_cfg', 'final_norm',
@@ -113,8 +113,9 @@ def load_mmpretrain_vit(vit: VisionTransformer, path: str) -> str:
 
     The position embedding may be for another input size (DINOv2's files are for 518
     pixels): mmpretrain's own load hook resizes it (bicubic) to ``vit``'s ``img_size``.
-    Tensors of the file's backbone that ``vit`` has no place for (a DINOv2
-    ``mask_token``, say) are not loaded and are named in the log.
+    Backbone tensors that ``vit`` has no place for fail the load (a DINOv2 file loaded
+    without ``layer_scale_init_value`` would otherwise lose its layer scales), except the
+    masked-image-modelling ``mask_token``, which only pretraining uses.
 
     Args:
         vit (VisionTransformer): Built by :func:`build_mmpretrain_vit`.
@@ -126,17 +127,19 @@ def load_mmpretrain_vit(vit: VisionTransformer, path: str) -> str:
     weights, num_other = _checkpoint_backbone(path)
     expected = vit.state_dict()
     missing = sorted(set(expected) - set(weights))
-    unexpected = sorted(set(weights) - set(expected))
+    unused = sorted(set(weights) & set(PRETRAINING_ONLY))
+    unexpected = sorted(set(weights) - set(expected) - set(unused))
     mismatched = [f'{key}: file {tuple(value.shape)}, model {tuple(expected[key].shape)}'
                   for key, value in weights.items()
                   if key in expected and value.shape != expected[key].shape
                   and not (key == 'pos_embed' and value.shape[-1] == expected[key].shape[-1]
                            and _pos_embed_grid(value.shape[1]) > 0)]
-    if missing or mismatched:
+    if missing or unexpected or mismatched:
         raise ValueError(
-            f'{path} does not fit this mmpretrain ViT: missing {missing}, shape mismatches '
-            f'{mismatched}; check that `vit` (arch, patch_size, layer_scale_init_value, '
-            'pre_norm, qkv_bias, final_norm) describes the checkpoint\'s model')
+            f'{path} does not fit this mmpretrain ViT: missing {missing}, unexpected '
+            f'{unexpected}, shape mismatches {mismatched}; check that `vit` (arch, '
+            'patch_size, layer_scale_init_value, pre_norm, qkv_bias, final_norm, '
+            'layer_cfgs) describes the checkpoint\'s model')
     file_grid = _pos_embed_grid(weights['pos_embed'].shape[1])
     vit.load_state_dict({key: weights[key] for key in expected}, strict=True)
     resized = ''
@@ -144,11 +147,8 @@ def load_mmpretrain_vit(vit: VisionTransformer, path: str) -> str:
         height, width = vit.patch_resolution
         resized = (f'; pos_embed resized from {file_grid}x{file_grid} to {height}x{width} '
                    'patches')
-    if unexpected:
-        print_log(f'{path}: backbone tensors {unexpected} have no place in the ViT and are '
-                  'not loaded', logger='current', level=logging.WARNING)
-    return (f'{path}: all {len(expected)} ViT tensors{resized}; {num_other} other tensors '
-            f'of the file (head, neck ...) ignored')
+    return (f'{path}: all {len(expected)} ViT tensors{resized}; {num_other} tensors of '
+            f'the file outside the backbone (head, neck ...) and {unused} ignored')
 
 
 def _check_plain_block(layer: nn.Module) -> None:
