@@ -103,7 +103,7 @@ class WERMetric(BaseMetric):
         for sample in data_samples:
             if isinstance(sample, BaseDataElement):
                 sample = sample.to_dict()
-            result = {'sample_id': self._require(sample, 'sample_id', None)}
+            result = {'sample_id': str(self._require(sample, 'sample_id', None))}
             for branch, key in BRANCHES.items():
                 if branch == 'seq' or key in sample:
                     result[branch] = self._glosses(sample, key, result)
@@ -113,7 +113,12 @@ class WERMetric(BaseMetric):
 
     @classmethod
     def _glosses(cls, sample: dict, key: str, result: dict) -> List[str]:
-        glosses = [str(g) for g in cls._require(sample, key, result)]
+        value = cls._require(sample, key, result)
+        if isinstance(value, str):
+            # Iterating a string would score its characters as glosses.
+            raise TypeError(f'WERMetric: {key} of sample {result["sample_id"]!r} must be a '
+                            f'list of glosses, got the string {value!r}')
+        glosses = [str(g) for g in value]
         for gloss in glosses:
             if _WHITESPACE.search(gloss):
                 # sclite would score it as several words: refuse rather than disagree.

@@ -117,6 +117,8 @@ def test_clear_errors_for_bad_configuration_and_samples(tmp_path):
         WERMetric().process(None, [dict(sample_id='a', pred_glosses=['A'])])
     with pytest.raises(ValueError, match="pred_glosses of sample 'a' has the gloss 'A B'"):
         WERMetric().process(None, [_sample('a', ['A'], ['A B'])])
+    with pytest.raises(TypeError, match="gt_gloss_text of sample 'a' must be a list"):
+        WERMetric().process(None, [_sample('a', 'A B', ['A'])])
 
 
 @requires_sclite
