@@ -272,3 +272,18 @@ def test_rejects_blocks_that_are_not_plain_vit_blocks():
         FrozenMMPretrainBlock(vit.layers[0])
     with pytest.raises(TypeError, match='not a plain mmpretrain ViT block'):
         FrozenMMPretrainBlock(torch.nn.Linear(4, 4))
+
+
+@pytest.mark.parametrize('arch', sorted({name for name in VisionTransformer.arch_zoo
+                                         if len(name) > 1}))
+def test_every_mmpretrain_vit_arch_builds(arch):
+    """Every arch of mmpretrain's VisionTransformer zoo (meta device: no memory)."""
+    vit = dict(arch=arch, img_size=224, patch_size=14, layer_scale_init_value=1e-5)
+    if arch.startswith('dinov2-g'):
+        vit['layer_cfgs'] = dict(ffn_type='swiglu_fused')
+    with torch.device('meta'):
+        model = AdaptSignMMPretrainViT(vit)
+    settings = VisionTransformer.arch_zoo[arch]
+    assert model.out_channels == settings['embed_dims']
+    assert len(model.blocks) == len(model.aggregation.blocks) == settings['num_layers']
+    assert model.blocks[0].frozen.num_heads == settings['num_heads']
