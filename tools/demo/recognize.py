@@ -1,0 +1,91 @@
+"""Recognise the glosses signed in a video with a trained or converted checkpoint.
+
+Example:
+    python tools/demo/recognize.py configs/adaptsign_phoenix14.py \
+        work_dirs/adaptsign_phoenix14_released.pth my_video.mp4 --fps 25 --out result.json
+
+VIDEO is a video file (mp4, avi, mkv ...; read with decord) or a folder of PNG/JPG
+frames. Any size and frame rate: the frames are resized to 256x256 like the recipes'
+prepared datasets (aspect ratio not kept) and centre-cropped by the config's test
+pipeline; ``--fps 25`` resamples to PHOENIX's frame rate. What was done is printed.
+"""
+import argparse
+import json
+import sys
+
+import torch
+
+from mmsign.apis import RECIPE_FRAME_SIZE, inference_recognizer, init_recognizer
+from mmsign.utils.runtime import DictAction
+
+#: Input frames behind one output frame of the recipes' temporal conv (two pools of 2).
+FRAMES_PER_OUTPUT = 4
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Recognise the glosses of a sign video')
+    parser.add_argument('config', help='config file (e.g. configs/adaptsign_phoenix14.py)')
+    parser.add_argument('checkpoint', help='mmsign checkpoint')
+    parser.add_argument('video', help='video file or folder of frames')
+    parser.add_argument('--out', help='write the result to this JSON file')
+    parser.add_argument('--show-frames', action='store_true',
+                        help='print the most likely class of every output frame (each '
+                        f'covers {FRAMES_PER_OUTPUT} input frames)')
+    parser.add_argument('--with-logits', action='store_true',
+                        help='also write the logits of both branches into --out')
+    parser.add_argument('--device', default='cuda:0' if torch.cuda.is_available() else 'cpu',
+                        help='device (default: %(default)s)')
+    parser.add_argument('--fps', type=float,
+                        help='resample to this frame rate first (the recipes: 25)')
+    parser.add_argument('--source-fps', type=float,
+                        help='frame rate of a frame folder (a video file\'s is read from it)')
+    parser.add_argument('--frame-size', type=int, nargs=2, default=list(RECIPE_FRAME_SIZE),
+                        metavar=('HEIGHT', 'WIDTH'),
+                        help='resize the frames to this before the test pipeline '
+                        '(default: %(default)s, the recipes\' prepared size)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, e.g. model.padding_mode=frames')
+    return parser.parse_args(argv)
+
+
+def frame_table(result, glosses) -> str:
+    """One line per output frame: input frames, best class, its probability."""
+    probs = result.logits.softmax(-1)
+    best_p, best = probs.max(-1)
+    lines = ['out  input frames  class  prob  gloss']
+    for t, (cls, p) in enumerate(zip(best.tolist(), best_p.tolist())):
+        first = t * FRAMES_PER_OUTPUT
+        name = '<blank>' if cls == 0 else glosses[cls - 1]
+        lines.append(f'{t:>3}  {first:>5}-{first + FRAMES_PER_OUTPUT - 1:<6}  {cls:>5}  '
+                     f'{p:.2f}  {name}')
+    return '\n'.join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    model = init_recognizer(args.config, args.checkpoint, device=args.device,
+                            cfg_options=args.cfg_options)
+    result = inference_recognizer(model, args.video, fps=args.fps,
+                                  source_fps=args.source_fps, frame_size=args.frame_size)
+    video = result.video
+    print(f'input: {video["kind"]} {video["name"]}, {video["source_frames"]} frames of '
+          f'{video["source_size"][1]}x{video["source_size"][0]}'
+          + (f' at {video["source_fps"]:g} fps' if video['source_fps'] else ''))
+    for step in video['steps'] or ['used as it is (no resize, no resampling)']:
+        print(f'  {step}')
+    print(f'model: {result.num_frames} frames -> {result.logits.shape[0]} output frames, '
+          f'{result.timing["model"]:.3f} s ({result.timing["total"]:.3f} s in all)')
+    if args.show_frames:
+        print(frame_table(result, model.vocab.glosses))
+    print('glosses (conv branch): ' + ' '.join(result.glosses_conv))
+    print('glosses: ' + ' '.join(result.glosses))
+    if args.out:
+        with open(args.out, 'w', encoding='utf-8') as f:
+            json.dump(result.to_dict(with_logits=args.with_logits), f, ensure_ascii=False,
+                      indent=1)
+        print(f'wrote {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Convert a checkpoint of the released AdaptSign code into an mmsign checkpoint.
+
+Example:
+    python tools/model_converters/adaptsign_official_to_mmsign.py \
+        phoenix2014_adaptsign.pt work_dirs/adaptsign_phoenix14_released.pth \
+        --vocab data/phoenix2014/phoenix-2014-multisigner/gloss_vocab.json \
+        --dataset phoenix2014
+    python tools/test.py configs/adaptsign_phoenix14.py \
+        work_dirs/adaptsign_phoenix14_released.pth --cfg-options model.padding_mode=frames
+
+The released file's optimiser, scheduler and RNG states are dropped; the output holds
+every weight of the model (the frozen CLIP tower included) and, in its meta, the
+vocabulary in class order. See docs/model_zoo.md.
+"""
+import argparse
+import os.path as osp
+import sys
+
+from mmsign.utils.official_checkpoint import (
+    RELEASED_NUM_CLASSES,
+    OfficialCheckpointError,
+    convert_official_checkpoint,
+)
+from mmsign.utils.runtime import load_config
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Convert a released AdaptSign checkpoint (model_state_dict) into an '
+        'mmsign checkpoint')
+    parser.add_argument('src', help='released checkpoint (.pt)')
+    parser.add_argument('dst', help='mmsign checkpoint to write (.pth)')
+    parser.add_argument('--vocab', help='gloss_vocab.json of the dataset the checkpoint was '
+                        'trained on (class count and order are checked; stored in the meta)')
+    parser.add_argument('--dataset', choices=sorted(RELEASED_NUM_CLASSES),
+                        help='the dataset the checkpoint was trained on (class count checked)')
+    parser.add_argument('--config', help='a recipe whose model the weights must fit exactly '
+                        '(default: the architecture read from the checkpoint); its vocabulary '
+                        'file is used when --vocab is not given and the file exists')
+    parser.add_argument('--unsafe-load', action='store_true',
+                        help='unpickle the file fully (weights_only=False): only for files '
+                        'from a source you trust that safe loading refuses')
+    parser.add_argument('--allow-mismatch', action='store_true',
+                        help='convert although the vocabulary or dataset disagrees with the '
+                        'checkpoint')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    model_cfg, vocab = None, args.vocab
+    if args.config:
+        cfg = load_config(args.config)
+        model_cfg = cfg.model.to_dict()
+        config_vocab = model_cfg.get('vocab')
+        if vocab is None and isinstance(config_vocab, str) and osp.isfile(config_vocab):
+            vocab = config_vocab
+            print(f'vocabulary from the config: {vocab}')
+    try:
+        meta = convert_official_checkpoint(args.src, args.dst, vocab=vocab,
+                                           dataset=args.dataset, model_cfg=model_cfg,
+                                           unsafe_load=args.unsafe_load,
+                                           allow_mismatch=args.allow_mismatch)
+    except (OfficialCheckpointError, FileNotFoundError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    if meta['vocab'] is None:
+        print('note: no vocabulary stored; give the model one at test time (the recipe\'s '
+              'model.vocab) or convert again with --vocab')
+    for problem in meta['vocab_problems']:
+        print(f'warning: {problem}')
+    print(f'wrote {args.dst} ({meta["num_classes"]} classes, dataset {meta["dataset"]}, '
+          f'arch {meta["arch"]})')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
