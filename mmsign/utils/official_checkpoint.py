@@ -255,6 +255,22 @@ def infer_model_settings(state_dict: Mapping[str, Tensor]) -> Dict[str, Any]:
         num_classes=num_classes)
 
 
+def released_model_cfg(settings: Mapping[str, Any]) -> dict:
+    """The ``SignRecognizer`` config of a released model (random CLIP weights, no vocabulary).
+
+    Args:
+        settings (Mapping): :func:`infer_model_settings`'s result.
+
+    Returns:
+        dict: A model config for ``MODELS.build``.
+    """
+    return dict(
+        type='SignRecognizer',
+        backbone=dict(type='AdaptSignViT', pretrained=None, **settings['backbone']),
+        head=dict(type='SignCTCHead', num_classes=settings['num_classes'], **settings['head']),
+        decoder=dict(type='CTCGreedyDecoder'))
+
+
 def check_state_dict_fits(state_dict: Mapping[str, Tensor], model_cfg: dict) -> None:
     """Strict check of names and shapes against a recognizer built on the meta device.
 
@@ -377,11 +393,7 @@ def convert_official_checkpoint(src: str,
         print_log(f'vocabulary mismatch, converted anyway: {problem}', logger='current',
                   level=logging.WARNING)
     if model_cfg is None:
-        model_cfg = dict(
-            type='SignRecognizer',
-            backbone=dict(type='AdaptSignViT', pretrained=None, **settings['backbone']),
-            head=dict(type='SignCTCHead', num_classes=num_classes, **settings['head']),
-            decoder=dict(type='CTCGreedyDecoder'))
+        model_cfg = released_model_cfg(settings)
     else:
         model_cfg = dict(model_cfg, vocab=None,
                          backbone=dict(model_cfg['backbone'], pretrained=None),
@@ -426,5 +438,6 @@ __all__ = [
     'CLASSIFIER_KEY', 'OFFICIAL_KEY_RULES', 'OfficialCheckpointError', 'RELEASED_NUM_CLASSES',
     'SHARED_CLASSIFIER_KEYS', 'check_state_dict_fits', 'check_vocabulary',
     'convert_official_checkpoint', 'convert_official_state_dict', 'infer_model_settings',
-    'load_official_checkpoint', 'official_to_mmsign_key', 'vocabulary_from_meta'
+    'load_official_checkpoint', 'official_to_mmsign_key', 'released_model_cfg',
+    'vocabulary_from_meta'
 ]
