@@ -7,6 +7,8 @@ from mmsign.datasets.custom import CustomSignDataset
 from mmsign.datasets.errors import SignAnnotationError, SignDataError, SignLoadError
 from mmsign.datasets.phoenix2014 import Phoenix2014Dataset
 from mmsign.datasets.phoenix2014t import Phoenix2014TDataset
+from mmsign.datasets.synthetic import ensure_synthetic_dataset, generate_synthetic_dataset
+from mmsign.datasets.synthetic_dataset import SyntheticSignDataset
 from mmsign.datasets.vocabulary import GlossVocabulary
 
 #: Dataset classes by the names ``tools/data`` and the configs use.
@@ -20,5 +22,6 @@ SIGN_DATASETS = {
 __all__ = [
     'BaseSignDataset', 'CSLDailyDataset', 'CSLDataset', 'CustomSignDataset',
     'GlossVocabulary', 'Phoenix2014Dataset', 'Phoenix2014TDataset', 'SIGN_DATASETS',
-    'SignAnnotationError', 'SignDataError', 'SignLoadError'
+    'SignAnnotationError', 'SignDataError', 'SignLoadError', 'SyntheticSignDataset',
+    'ensure_synthetic_dataset', 'generate_synthetic_dataset'
 ]
