@@ -30,7 +30,6 @@ included); only the names change, and two shapes lose a singleton axis:
 import json
 import logging
 import os.path as osp
-import pickle
 import re
 from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -199,11 +198,20 @@ def load_official_checkpoint(path: str, unsafe_load: bool = False) -> Dict[str, 
     allow_mmengine_checkpoints()
     try:
         checkpoint = torch.load(path, map_location='cpu', weights_only=not unsafe_load)
-    except pickle.UnpicklingError as e:
-        raise OfficialCheckpointError(
-            f'{path} holds objects that torch.load(weights_only=True) refuses to unpickle '
-            f'({str(e).splitlines()[0]}). If the file comes from a source you trust, convert '
-            'it with --unsafe-load (full unpickling can run code hidden in a file)') from e
+    except Exception as e:  # torch.load raises many types for a broken file
+        refused = re.search(r'Unsupported global: GLOBAL (\S+)', str(e))
+        if refused:
+            raise OfficialCheckpointError(
+                f'{path} holds objects that torch.load(weights_only=True) refuses to '
+                f'unpickle ({refused.group(1)}). If the file comes from a source you trust, '
+                'convert it with --unsafe-load (full unpickling can run code hidden in a '
+                'file)') from e
+        # torch's weights-only message buries the cause after "WeightsUnpickler error:".
+        lines = [line for line in str(e).split('WeightsUnpickler error:')[-1].splitlines()
+                 if line.strip()]
+        reason = lines[0].strip() if lines else ''
+        raise OfficialCheckpointError(f'cannot read {path} ({type(e).__name__}: {reason}): is '
+                                      'it a complete torch.save file?') from e
     if isinstance(checkpoint, Mapping) and 'model_state_dict' in checkpoint:
         return dict(checkpoint)
     if isinstance(checkpoint, Mapping) and checkpoint and all(
@@ -238,7 +246,7 @@ def infer_model_settings(state_dict: Mapping[str, Tensor]) -> Dict[str, Any]:
     layers = len({k.split('.')[2] for k in state_dict if k.startswith('backbone.blocks.')})
     key = (width, layers, patch, image_size, output_dim)
     arch: Any = _OPENAI_VITS.get(key) or dict(
-        width=width, layers=layers, heads=width // 64, patch_size=patch,
+        width=width, layers=layers, heads=max(1, width // 64), patch_size=patch,
         image_size=image_size, output_dim=output_dim)
     prefix = state_dict.get('backbone.blocks.0.prefix.key')
     hidden, _, _ = shape('head.temporal_conv.temporal_conv.0.weight')
@@ -387,8 +395,8 @@ def convert_official_checkpoint(src: str,
         raise OfficialCheckpointError(
             f'{src} does not match the vocabulary / dataset given:\n  - '
             + '\n  - '.join(problems)
-            + '\nPass the gloss_vocab.json of the dataset the checkpoint was trained on '
-            '(or --allow-mismatch to convert anyway)')
+            + '\nGive the vocabulary, dataset or config of the dataset the checkpoint was '
+            'trained on (or --allow-mismatch to convert anyway)')
     for problem in problems:
         print_log(f'vocabulary mismatch, converted anyway: {problem}', logger='current',
                   level=logging.WARNING)

@@ -233,6 +233,15 @@ def test_mismatched_vocabulary_is_refused_clearly(released, shared_data, tmp_pat
     assert not osp.exists(dst)
 
 
+def test_recipe_of_another_dataset_is_refused(released, tmp_path, capsys):
+    src, _ = released
+    tool = load_tool('model_converters/adaptsign_official_to_mmsign.py')
+    recipe = osp.join(REPO_ROOT, 'configs', 'adaptsign_phoenix14t.py')
+    assert tool.main([src, str(tmp_path / 'out.pth'), '--config', recipe]) == 1
+    assert ('the checkpoint has 1296 classes but phoenix2014t has 1116 (glosses + blank); '
+            'the count is that of phoenix2014') in capsys.readouterr().err
+
+
 def test_shared_vocabularies_fit_their_released_class_counts(shared_data):
     for dataset, folder in VOCAB_FOLDERS.items():
         vocab = GlossVocabulary.load(osp.join(shared_data, folder, 'gloss_vocab.json'))
@@ -303,8 +312,12 @@ def test_objects_safe_loading_refuses_are_reported(tmp_path):
         load_official_checkpoint(path)
     assert isinstance(load_official_checkpoint(path, unsafe_load=True)['rng_state']['extra'],
                       Opaque)
+    torch.save([1, 2], path)
     with pytest.raises(OfficialCheckpointError, match='not a released AdaptSign checkpoint'):
-        torch.save([1, 2], path)
+        load_official_checkpoint(path)
+    with open(path, 'w') as f:
+        f.write('not a checkpoint')
+    with pytest.raises(OfficialCheckpointError, match='is it a complete torch.save file'):
         load_official_checkpoint(path)
 
 

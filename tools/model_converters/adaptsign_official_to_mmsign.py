@@ -15,6 +15,9 @@ vocabulary in class order. See docs/model_zoo.md.
 import argparse
 import os.path as osp
 import sys
+from typing import Optional
+
+from mmaction.registry import DATASETS
 
 from mmsign.utils.official_checkpoint import (
     RELEASED_NUM_CLASSES,
@@ -35,8 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--dataset', choices=sorted(RELEASED_NUM_CLASSES),
                         help='the dataset the checkpoint was trained on (class count checked)')
     parser.add_argument('--config', help='a recipe whose model the weights must fit exactly '
-                        '(default: the architecture read from the checkpoint); its vocabulary '
-                        'file is used when --vocab is not given and the file exists')
+                        '(default: the architecture read from the checkpoint); its dataset is '
+                        'checked against the class count, and its vocabulary file is used '
+                        'when --vocab is not given and the file exists')
     parser.add_argument('--unsafe-load', action='store_true',
                         help='unpickle the file fully (weights_only=False): only for files '
                         'from a source you trust that safe loading refuses')
@@ -46,9 +50,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def config_dataset(cfg) -> Optional[str]:
+    """The released dataset a config's test loader reads (None for other datasets)."""
+    dataset_type = cfg.get('test_dataloader', {}).get('dataset', {}).get('type')
+    dataset_cls = DATASETS.get(dataset_type) if dataset_type else None
+    name = getattr(dataset_cls, 'DATASET_NAME', None)
+    return name if name in RELEASED_NUM_CLASSES else None
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    model_cfg, vocab = None, args.vocab
+    model_cfg, vocab, dataset = None, args.vocab, args.dataset
     if args.config:
         cfg = load_config(args.config)
         model_cfg = cfg.model.to_dict()
@@ -56,9 +68,11 @@ def main(argv=None) -> int:
         if vocab is None and isinstance(config_vocab, str) and osp.isfile(config_vocab):
             vocab = config_vocab
             print(f'vocabulary from the config: {vocab}')
+        if dataset is None:
+            dataset = config_dataset(cfg)
     try:
         meta = convert_official_checkpoint(args.src, args.dst, vocab=vocab,
-                                           dataset=args.dataset, model_cfg=model_cfg,
+                                           dataset=dataset, model_cfg=model_cfg,
                                            unsafe_load=args.unsafe_load,
                                            allow_mismatch=args.allow_mismatch)
     except (OfficialCheckpointError, FileNotFoundError) as e:
