@@ -91,7 +91,8 @@ def test_recipe_trains_one_iteration_on_fixture_data(recipe, fixture, num_classe
                                                      unformatted_config_text):
     data_root = request.getfixturevalue(fixture)
     work_dir = str(tmp_path / 'work')
-    argv = ['train.py', recipe_path(recipe), '--work-dir', work_dir, '--seed', '0',
+    # as a user types it: no --seed
+    argv = ['train.py', recipe_path(recipe), '--work-dir', work_dir,
             '--cfg-options', *cfg_options(recipe, data_root)]
     monkeypatch.setattr(sys, 'argv', argv)
     load_tool('train').main()
@@ -112,7 +113,7 @@ def test_recipe_trains_one_iteration_on_fixture_data(recipe, fixture, num_classe
 
 def test_missing_dataset_stops_at_once_naming_path_and_docs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the recipe's data/ is not here
-    argv = ['train.py', recipe_path('adaptsign_phoenix14'), '--seed', '0', '--cfg-options',
+    argv = ['train.py', recipe_path('adaptsign_phoenix14'), '--cfg-options',
             'model.backbone.pretrained=None']
     monkeypatch.setattr(sys, 'argv', argv)
     with pytest.raises(FileNotFoundError) as error:

@@ -27,6 +27,9 @@ vis_backends = [
 ]
 visualizer = dict(type='ActionVisualizer', vis_backends=vis_backends)
 
+# A random seed per run unless --seed is given (tools/train.py fills in `seed`).
+randomness = dict(seed=None)
+
 log_level = 'INFO'
 load_from = None
 resume = False
