@@ -212,6 +212,9 @@ def inference_recognizer(model: nn.Module,
     Returns:
         RecognitionResult: glosses of both branches, logits and timing.
     """
+    if getattr(model, 'cfg', None) is None:
+        raise ValueError('the model has no .cfg (its config, whose test pipeline inference '
+                         'uses): build it with init_recognizer')
     if getattr(model, 'vocab', None) is None:
         raise ValueError('the model has no vocabulary: set model.vocab in the config or use '
                          'a checkpoint that stores one')
