@@ -58,15 +58,19 @@ DRIVER = textwrap.dedent('''
     from mmengine.registry import Registry
     from mmengine.optim import build_optim_wrapper
     specs = json.loads(cfg.specs)
+    from mmengine.registry import MODEL_WRAPPERS as ROOT_MODEL_WRAPPERS
+    pairs = [(name, getattr(registries, name)) for name in dir(registries)
+             if isinstance(getattr(registries, name), Registry)
+             and not name.startswith('MMENGINE_')]
+    pairs.append(('MODEL_WRAPPERS', ROOT_MODEL_WRAPPERS))  # where the Runner looks
     registered = sorted(
-        f'{name}.{key}' for name in dir(registries)
-        if isinstance(getattr(registries, name), Registry)
-        for key, cls in getattr(registries, name).module_dict.items()
+        f'{name}.{key}' for name, registry in pairs
+        for key, cls in registry.module_dict.items()
         if getattr(cls, '__module__', '').startswith('mmsign'))
     built = []
     tiny = torch.nn.Linear(2, 2)
     for name, types in specs.items():
-        registry = getattr(registries, name)
+        registry = ROOT_MODEL_WRAPPERS if name == 'MODEL_WRAPPERS' else getattr(registries, name)
         for type_name, args in types.items():
             args = dict(args, type=type_name)
             if name == 'OPTIM_WRAPPERS':

@@ -57,7 +57,9 @@ def main() -> None:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     if args.auto_scale_lr:
         cfg.setdefault('auto_scale_lr', {})['enable'] = True
-    randomness = cfg.get('randomness', {})
+    # mmengine's set_randomness needs a seed entry (None draws one at random).
+    randomness = dict(cfg.get('randomness') or {})
+    randomness.setdefault('seed', None)
     if args.seed is not None:
         randomness['seed'] = args.seed
     if args.deterministic:

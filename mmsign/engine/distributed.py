@@ -9,9 +9,11 @@ import os
 
 import torch
 import torch.distributed as dist
-from mmaction.registry import MODEL_WRAPPERS
 from mmengine.config import Config
 from mmengine.model import MMDistributedDataParallel
+
+# mmengine's Runner looks model wrappers up in its own (root) registry.
+from mmengine.registry import MODEL_WRAPPERS
 
 
 @MODEL_WRAPPERS.register_module()
