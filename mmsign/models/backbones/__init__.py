@@ -13,13 +13,15 @@ from .adaptsign_layers import (
 )
 from .adaptsign_mmpretrain_vit import AdaptSignMMPretrainViT
 from .adaptsign_vit import AdaptSignViT
+from .attention_maps import AttentionRecord, temporal_window_sources
 from .clip_checkpoint import read_clip_image_tower
 from .clip_vit import FrozenCLIPBlock
 from .mmpretrain_vit import FrozenMMPretrainBlock
 
 __all__ = [
     'Adapter', 'AdaptSignBlock', 'AdaptSignMMPretrainViT', 'AdaptSignViT',
-    'AdaptSignViTBase', 'AggregationBlock', 'AggregationQuery', 'FrozenBlock',
-    'FrozenCLIPBlock', 'FrozenMMPretrainBlock', 'PrefixTokens', 'TemporalCorrelation',
-    'read_clip_image_tower', 'temporal_window_weights'
+    'AdaptSignViTBase', 'AggregationBlock', 'AggregationQuery', 'AttentionRecord',
+    'FrozenBlock', 'FrozenCLIPBlock', 'FrozenMMPretrainBlock', 'PrefixTokens',
+    'TemporalCorrelation', 'read_clip_image_tower', 'temporal_window_sources',
+    'temporal_window_weights'
 ]

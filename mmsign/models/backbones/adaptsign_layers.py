@@ -267,6 +267,30 @@ class AggregationBlock(nn.Module):
         q = q + self.attn.out_proj(merge_heads(out)[:, 0])
         return q + self.mlp(self.ln_2(q))
 
+    def attention_weights(self, q: Tensor, z: Tensor) -> Tensor:
+        """The query's attention weights in :meth:`forward`, for inspection.
+
+        :meth:`forward` runs SDPA, which never forms the weights; this recomputes them
+        with an explicit softmax (in fp32).
+
+        Args:
+            q (Tensor): Queries before this block ``[N, D]``.
+            z (Tensor): Tokens after the ViT block ``[N, S, D]``.
+
+        Returns:
+            Tensor: ``[N, S]`` float32, the softmax weights over the S tokens (class
+            token and patches) averaged over the heads; every row sums to 1.
+        """
+        width = q.shape[-1]
+        weight, bias = self.attn.in_proj_weight, self.attn.in_proj_bias
+        query = F.linear(self.ln_1(q), weight[:width], bias[:width])             # [N, D]
+        key = F.linear(self.ln_1(z), weight[width:2 * width], bias[width:2 * width])
+        query = split_heads(query[:, None].float(), self.num_heads)             # [N, h, 1, d]
+        key = split_heads(key.float(), self.num_heads)                          # [N, h, S, d]
+        with torch.autocast(q.device.type, enabled=False):
+            scores = query @ key.transpose(-1, -2) * query.shape[-1] ** -0.5  # [N, h, 1, S]
+        return scores.softmax(-1).mean(1)[:, 0]
+
 
 class AggregationQuery(nn.Module):
     """The hierarchical aggregation query: one learnable token refined after every block.
@@ -399,6 +423,33 @@ class TemporalCorrelation(nn.Module):
         for j in range(1, self.window):
             received = received + sent_pad[j:j + n, j]
         return self.weight * received
+
+    def window_gates(self, z: Tensor, sources: Tensor) -> Tensor:
+        """Every frame's gates against the patches its window sees, for inspection.
+
+        :meth:`forward` sums the gated patches without keeping the gates per frame; this
+        recomputes them (in fp32) as the spec writes them.
+
+        Args:
+            z (Tensor): Tokens after the last block ``[N, S, D]``, videos packed.
+            sources (Tensor): ``[N, W]`` int64, the packed row each window position of
+                each frame sees, -1 for zeros beyond the video
+                (:func:`~.attention_maps.temporal_window_sources`).
+
+        Returns:
+            Tensor: ``[N, W, P]`` float32, ``sigmoid(c_t . U / sqrt(D)) - 0.5``; 0 where
+            the window sees zeros.
+        """
+        y = self.ln(z).float()
+        cls = y[:, 0, :, None] * (1.0 / math.sqrt(y.shape[-1]))         # [N, D, 1]
+        patches = y[:, 1:]                                               # [N, P, D]
+        gates = []
+        with torch.autocast(z.device.type, enabled=False):
+            for j in range(self.window):
+                seen = patches[sources[:, j].clamp(min=0)]               # [N, P, D]
+                gate = torch.sigmoid(torch.bmm(seen, cls)[..., 0]) - 0.5  # [N, P]
+                gates.append(gate * (sources[:, j, None] >= 0))
+        return torch.stack(gates, dim=1)
 
 
 __all__ = [
