@@ -8,7 +8,7 @@ from mmsign import compat
 
 compat.apply()
 
-from mmsign import apis, datasets, engine, evaluation, models  # noqa: E402,F401
+from mmsign import apis, datasets, engine, evaluation, models, visualization  # noqa: E402,F401
 from mmsign.version import __version__, version_info  # noqa: E402
 
 __all__ = ['__version__', 'version_info']

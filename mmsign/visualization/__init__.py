@@ -1,0 +1,33 @@
+"""Pictures of what a recognizer does: attention maps over a video's frames, the frames
+where glosses are emitted, and training curves."""
+from mmsign.visualization.attention import (
+    FRAMES_PER_STEP,
+    GlossEmission,
+    VideoAttention,
+    ctc_emissions,
+    model_input_box,
+    video_attention,
+)
+from mmsign.visualization.curves import (
+    TrainingCurves,
+    latest_scalars_file,
+    plot_curves,
+    read_scalars,
+)
+from mmsign.visualization.drawing import (
+    PanelRenderer,
+    attention_overlays,
+    colorize,
+    contact_sheet,
+    overlay_heatmap,
+    save_gif,
+    save_mp4,
+    save_png,
+)
+
+__all__ = [
+    'FRAMES_PER_STEP', 'GlossEmission', 'PanelRenderer', 'TrainingCurves', 'VideoAttention',
+    'attention_overlays', 'colorize', 'contact_sheet', 'ctc_emissions',
+    'latest_scalars_file', 'model_input_box', 'overlay_heatmap', 'plot_curves',
+    'read_scalars', 'save_gif', 'save_mp4', 'save_png', 'video_attention'
+]
