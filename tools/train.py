@@ -9,6 +9,7 @@ import os
 import os.path as osp
 
 import mmsign  # noqa: F401  (registers mmsign's modules before the config is built)
+from mmsign.engine.resume import CheckpointError
 from mmsign.utils.runtime import DictAction, apply_common_args, build_runner, load_config
 
 
@@ -18,8 +19,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
         '--resume', nargs='?', type=str, const='auto',
-        help='resume from the given checkpoint, or from the latest checkpoint in the '
-        'work dir when no path is given')
+        help='resume from the given checkpoint, or from the latest complete checkpoint in '
+        'the work dir when no path is given (a truncated one is skipped with a warning)')
     parser.add_argument(
         '--amp', nargs='?', const='auto', choices=['auto', 'bf16', 'fp16'],
         help='mixed precision training: bf16 where the GPU supports it, else fp16 '
@@ -67,8 +68,11 @@ def main() -> None:
     if args.diff_rank_seed:
         randomness['diff_rank_seed'] = True
     cfg.randomness = randomness
-    runner = build_runner(cfg)
-    runner.train()
+    try:
+        runner = build_runner(cfg)
+        runner.train()
+    except CheckpointError as e:  # a broken or mismatched checkpoint: no traceback needed
+        raise SystemExit(f'tools/train.py: error: {e}') from None
 
 
 if __name__ == '__main__':

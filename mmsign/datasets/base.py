@@ -6,11 +6,16 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Unio
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
-from mmsign.datasets.errors import SignAnnotationError
+from mmsign.datasets.errors import SignAnnotationError, SignDataError, SignLoadError
 from mmsign.datasets.vocabulary import GlossVocabulary, VocabLike, as_vocabulary
 
 #: Samples listed with their unknown glosses in the warning; the rest are counted.
 _MAX_LISTED = 50
+#: What a dataset does with a sample it cannot load.
+ON_ERROR_CHOICES = ('raise', 'skip')
+#: Metainfo key in which a sample returned by ``on_error='skip'`` names the samples
+#: skipped to reach it (read by ``BadSampleReportHook``).
+SKIPPED_SAMPLES_KEY = 'skipped_samples'
 
 
 
@@ -51,6 +56,14 @@ class BaseSignDataset(BaseDataset):
         test_mode (bool): Evaluation mode (unknown glosses warn instead of raising).
         data_prefix (dict, optional): ``frames`` (and ``video``) folders relative to
             ``data_root``. Defaults to :attr:`DEFAULT_DATA_PREFIX`.
+        on_error (str): What to do with a sample whose frames or video cannot be loaded
+            (:class:`~mmsign.datasets.errors.SignDataError`: missing, empty, corrupt or
+            truncated). ``'raise'`` (default): stop with the error, which names the
+            sample, the file and the reason. ``'skip'``: log the error once, return the
+            next loadable sample instead (naming the skipped ones in its metainfo
+            ``skipped_samples``, which ``BadSampleReportHook`` counts and reports at the
+            end of each epoch); more than ``max_refetch`` unloadable samples in a row
+            still raise.
         **kwargs: Passed to :class:`mmengine.dataset.BaseDataset` (e.g. ``indices``,
             ``serialize_data``, ``lazy_init``).
     """
@@ -69,7 +82,12 @@ class BaseSignDataset(BaseDataset):
                  pipeline: Sequence[Union[dict, Callable]] = (),
                  test_mode: bool = False,
                  data_prefix: Optional[Dict[str, str]] = None,
+                 on_error: str = 'raise',
                  **kwargs: Any) -> None:
+        if on_error not in ON_ERROR_CHOICES:
+            raise ValueError(f'on_error must be one of {ON_ERROR_CHOICES}, got {on_error!r}')
+        self.on_error = on_error
+        self._logged_bad: Dict[str, str] = {}  # sample id -> path, logged in this process
         if split not in self.SPLITS:
             raise ValueError(f'{self.DATASET_NAME} has no split {split!r}: '
                              f'choose one of {list(self.SPLITS)}')
@@ -190,6 +208,36 @@ class BaseSignDataset(BaseDataset):
         if record.get('num_frames') is not None:
             info['num_frames'] = int(record['num_frames'])
         return info
+
+    def __getitem__(self, idx: int) -> dict:
+        """The processed sample ``idx``; see ``on_error`` for unloadable samples."""
+        if self.on_error == 'raise':
+            return super().__getitem__(idx)
+        skipped = []
+        for attempt in range(min(len(self), self.max_refetch + 1)):
+            index = (idx + attempt) % len(self)
+            try:
+                data = super().__getitem__(index)
+            except SignDataError as e:
+                skipped.append(self._skip(index, e))
+                continue
+            if skipped and hasattr(data.get('data_samples'), 'set_metainfo'):
+                data['data_samples'].set_metainfo({SKIPPED_SAMPLES_KEY: skipped})
+            return data
+        raise SignLoadError(
+            f'{self.DATASET_NAME} {self.split}: {len(skipped)} samples in a row from index '
+            f'{idx} cannot be loaded (on_error=\'skip\'), the last one: '
+            f'{skipped[-1]["reason"]}. The data is missing or broken on a large scale: '
+            'check data_root and the preparation step (docs/datasets.md)',
+            sample_id=skipped[-1]['sample_id'], path=skipped[-1]['path'])
+
+    def _skip(self, index: int, error: SignDataError) -> Dict[str, str]:
+        sample_id = error.sample_id or self.get_data_info(index).get('sample_id', str(index))
+        if sample_id not in self._logged_bad:
+            self._logged_bad[sample_id] = str(error.path)
+            print_log(f'{self.DATASET_NAME} {self.split}: skipping sample {sample_id} '
+                      f"(on_error='skip'): {error}", logger='current', level=logging.WARNING)
+        return dict(sample_id=str(sample_id), path=str(error.path), reason=str(error))
 
     def _vocab_name(self) -> str:
         if isinstance(self.vocab_file, str):

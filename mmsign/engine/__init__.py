@@ -1,13 +1,23 @@
-"""Runner-side helpers: checkpoint loading, visualisation, distributed launch."""
+"""Runner-side helpers: checkpoint loading, visualisation, distributed launch, reliability."""
 from mmsign.engine.checkpoint import allow_mmengine_checkpoints
 from mmsign.engine.distributed import DeviceAwareDistributedDataParallel, prepare_cpu_distributed
+from mmsign.engine.hooks import (
+    BadSampleReportHook,
+    CheckpointCompatibilityHook,
+    SafeCheckpointHook,
+    TrainRandomStateHook,
+)
+from mmsign.engine.loops import ResumableEpochBasedTrainLoop
 from mmsign.engine.optim_wrapper import SignAmpOptimWrapper
+from mmsign.engine.resume import CheckpointError, check_checkpoint, find_resume_checkpoint
 from mmsign.engine.visualization import TensorboardIfInstalledVisBackend
 
 allow_mmengine_checkpoints()
 
 __all__ = [
-    'allow_mmengine_checkpoints', 'DeviceAwareDistributedDataParallel',
-    'prepare_cpu_distributed', 'SignAmpOptimWrapper',
-    'TensorboardIfInstalledVisBackend'
+    'allow_mmengine_checkpoints', 'BadSampleReportHook', 'CheckpointCompatibilityHook',
+    'CheckpointError', 'check_checkpoint', 'DeviceAwareDistributedDataParallel',
+    'find_resume_checkpoint', 'prepare_cpu_distributed', 'ResumableEpochBasedTrainLoop',
+    'SafeCheckpointHook', 'SignAmpOptimWrapper', 'TensorboardIfInstalledVisBackend',
+    'TrainRandomStateHook'
 ]

@@ -9,8 +9,16 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmsign.engine.distributed import prepare_cpu_distributed
+from mmsign.engine.resume import check_checkpoint, find_resume_checkpoint
 
-__all__ = ['DictAction', 'amp_dtype', 'apply_common_args', 'build_runner', 'load_config']
+__all__ = [
+    'DictAction', 'add_reliability', 'amp_dtype', 'apply_common_args', 'build_runner',
+    'load_config', 'resolve_checkpoint'
+]
+
+#: Hooks every run gets (docs/reliability.md), unless the config lists them already.
+RELIABILITY_HOOKS = ('TrainRandomStateHook', 'BadSampleReportHook',
+                     'CheckpointCompatibilityHook')
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
@@ -65,8 +73,68 @@ def apply_common_args(cfg: Config, args: argparse.Namespace, default_work_dir: s
                 cfg[loop]['fp16'] = True
 
 
+def add_reliability(cfg: Config) -> None:
+    """Give a run mmsign's safeguards (docs/reliability.md), in place.
+
+    - ``custom_hooks`` gain :data:`RELIABILITY_HOOKS` (random state in checkpoints,
+      report of skipped samples, checkpoint / vocabulary checks);
+    - mmengine's ``CheckpointHook`` becomes ``SafeCheckpointHook`` (atomic writes) and
+      ``EpochBasedTrainLoop`` becomes ``ResumableEpochBasedTrainLoop`` (exact resume in
+      the middle of an epoch), both subclasses that behave the same otherwise;
+    - distributed runs use ``DeviceAwareDistributedDataParallel``, whose ``train_step``
+      skips non-finite steps on all ranks together.
+
+    Args:
+        cfg (Config): The config (with ``launcher`` set).
+    """
+    hooks = list(cfg.get('custom_hooks') or [])
+    present = {hook.get('type') for hook in hooks if isinstance(hook, dict)}
+    hooks += [dict(type=name) for name in RELIABILITY_HOOKS if name not in present]
+    cfg.custom_hooks = hooks
+    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
+    if isinstance(checkpoint, dict) and checkpoint.get('type') == 'CheckpointHook':
+        checkpoint['type'] = 'SafeCheckpointHook'
+    loop = cfg.get('train_cfg')
+    if isinstance(loop, dict):
+        if loop.get('type') is None and loop.get('by_epoch'):
+            loop.pop('by_epoch')
+            loop['type'] = 'EpochBasedTrainLoop'
+        if loop.get('type') == 'EpochBasedTrainLoop':
+            loop['type'] = 'ResumableEpochBasedTrainLoop'
+    if cfg.get('launcher', 'none') != 'none':
+        wrapper = cfg.get('model_wrapper_cfg') or {}
+        wrapper.setdefault('type', 'DeviceAwareDistributedDataParallel')
+        cfg.model_wrapper_cfg = wrapper
+
+
+def resolve_checkpoint(cfg: Config) -> None:
+    """Check ``load_from`` and pick the checkpoint of ``resume``, before the Runner runs.
+
+    ``resume`` without ``load_from`` (``--resume`` without a path) takes the newest
+    complete checkpoint of the work dir (:func:`find_resume_checkpoint`: a truncated or
+    corrupt one is skipped with a warning) and writes it into ``load_from``. A given
+    ``load_from`` that is truncated or corrupt raises
+    :class:`~mmsign.engine.resume.CheckpointError`.
+
+    Args:
+        cfg (Config): The config, with ``work_dir`` set; modified in place.
+    """
+    if cfg.get('resume') and not cfg.get('load_from'):
+        found = find_resume_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None
+        if found is not None:
+            cfg.load_from = found
+    elif cfg.get('load_from'):
+        check_checkpoint(cfg.load_from, 'resume' if cfg.get('resume') else 'load')
+
+
 def build_runner(cfg: Config) -> Runner:
-    """Build the Runner (or the config's ``runner_type``); CPU-safe distributed set-up."""
+    """Build the Runner (or the config's ``runner_type``) with mmsign's safeguards.
+
+    Adds the reliability pieces (:func:`add_reliability`), checks the checkpoint to load
+    or resume (:func:`resolve_checkpoint`) and sets up CPU-safe distributed runs.
+    """
+    add_reliability(cfg)
+    resolve_checkpoint(cfg)
     prepare_cpu_distributed(cfg, cfg.get('launcher', 'none'))
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)

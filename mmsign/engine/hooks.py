@@ -1,0 +1,348 @@
+"""Hooks that keep long runs safe: checkpoints, random state, bad samples, mismatches.
+
+``tools/train.py`` and ``tools/test.py`` add them to every run (see
+:func:`mmsign.utils.runtime.add_reliability_hooks`); docs/reliability.md says what each
+case does.
+"""
+import logging
+import os
+import os.path as osp
+from collections import Counter
+from typing import Any, Dict, List, Optional, Sequence
+
+import torch
+from mmaction.registry import HOOKS
+from mmengine.dist import all_gather_object, get_world_size, is_main_process
+from mmengine.fileio import LocalBackend
+from mmengine.hooks import CheckpointHook, Hook
+from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
+from mmengine.runner import EpochBasedTrainLoop
+
+from mmsign.datasets.base import SKIPPED_SAMPLES_KEY
+from mmsign.engine.loops import ResumableEpochBasedTrainLoop
+from mmsign.engine.random_state import get_random_state, set_random_state
+from mmsign.engine.resume import LAST_CHECKPOINT, CheckpointError, remove_partial_files
+
+#: Suffix of a checkpoint while it is being written.
+PARTIAL_SUFFIX = '.part'
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return model.module if is_model_wrapper(model) else model
+
+
+def _fsync(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_text_atomic(path: str, text: str) -> None:
+    partial = path + PARTIAL_SUFFIX
+    with open(partial, 'w', encoding='utf-8') as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+
+
+@HOOKS.register_module()
+class SafeCheckpointHook(CheckpointHook):
+    """mmengine's ``CheckpointHook`` whose checkpoints are never seen half-written.
+
+    Same arguments and files as ``CheckpointHook``; for a local ``out_dir`` three
+    things change:
+
+    - each checkpoint is written to ``<name>.part``, flushed to disk and renamed, so a
+      run killed while saving leaves the previous checkpoints and ``last_checkpoint``
+      as they were (the ``.part`` file is deleted by the next run);
+    - ``last_checkpoint`` is replaced atomically, after the checkpoint it names exists;
+    - with ``max_keep_ckpts``, the oldest checkpoint is deleted only after the new one
+      is complete (mmengine deletes it first, so with ``max_keep_ckpts=1`` a kill while
+      saving leaves nothing to resume from).
+
+    Best checkpoints (``save_best``) are written by mmengine's code unchanged.
+    """
+
+    def before_train(self, runner) -> None:
+        """Set up like ``CheckpointHook`` and delete ``.part`` files of a killed run."""
+        super().before_train(runner)
+        if self._atomic() and is_main_process() and osp.isdir(self.out_dir):
+            for path in remove_partial_files(self.out_dir, PARTIAL_SUFFIX):
+                print_log(f'removed {path}, a checkpoint whose saving was interrupted',
+                          logger='current', level=logging.WARNING)
+
+    def _atomic(self) -> bool:
+        return isinstance(self.file_backend, LocalBackend)
+
+    def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
+        if not self._atomic():
+            super()._save_checkpoint_with_step(runner, step, meta)
+            return
+        expired = None
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
+                                            and self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                expired = self.keep_ckpt_ids.popleft()
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+        filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        runner.save_checkpoint(
+            self.out_dir, filename + PARTIAL_SUFFIX, self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler, meta=meta,
+            by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+        if not is_main_process():
+            return
+        partial = self.last_ckpt + PARTIAL_SUFFIX
+        _fsync(partial)
+        os.replace(partial, self.last_ckpt)
+        _write_text_atomic(osp.join(runner.work_dir, LAST_CHECKPOINT), self.last_ckpt)
+        if expired is not None:
+            old = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(expired))
+            if osp.isfile(old) and old != self.last_ckpt:
+                os.remove(old)
+
+
+@HOOKS.register_module()
+class TrainRandomStateHook(Hook):
+    """Make a resumed run draw the same random numbers as an uninterrupted one.
+
+    - Each checkpoint stores the state of the global generators (Python, numpy, torch
+      CPU and CUDA) under ``random_state``, as it was after the last training iteration.
+    - Validation during training runs on a copy of that state and the training state is
+      put back afterwards, so validating (or not) never changes the training stream.
+    - On resume (a checkpoint loaded and training continuing from iteration > 0), the
+      state is restored before the next batch is drawn: by
+      :class:`~mmsign.engine.loops.ResumableEpochBasedTrainLoop` after it has skipped
+      the batches already trained, else at the start of training.
+
+    With seeded, deterministic runs (``--seed 0 --deterministic``) and data loaded in
+    the main process or by non-persistent workers (mmengine seeds those per epoch), the
+    losses and the final model after a resume equal those of the uninterrupted run. With
+    several processes the state of rank 0 alone is saved, so it is not restored there
+    (the resumed run is correct, but draws other random numbers).
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self) -> None:
+        self._training_state: Optional[Dict[str, Any]] = None
+        self._loaded_state: Optional[Dict[str, Any]] = None
+
+    def before_val(self, runner) -> None:
+        """Keep the training stream while validation draws from the generators."""
+        self._training_state = get_random_state()
+
+    def after_val(self, runner) -> None:
+        """Put the training stream back."""
+        if self._training_state is not None:
+            set_random_state(self._training_state)
+            self._training_state = None
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Store the training random state in the checkpoint."""
+        checkpoint['random_state'] = self._training_state or get_random_state()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Keep the checkpoint's random state until training starts."""
+        self._loaded_state = checkpoint.get('random_state')
+
+    def before_train(self, runner) -> None:
+        """Hand the loaded state to the loop, or restore it now."""
+        state, self._loaded_state = self._loaded_state, None
+        if runner.iter == 0:
+            return  # load_from (fine-tuning), not a resume
+        if state is None:
+            print_log('the resumed checkpoint holds no random state (written without '
+                      'TrainRandomStateHook): training continues with fresh random numbers',
+                      logger='current', level=logging.WARNING)
+            return
+        if get_world_size() > 1:
+            print_log('resumed with several processes: the random state of the checkpoint '
+                      '(rank 0 only) is not restored', logger='current')
+            return
+        loop = runner.train_loop
+        if isinstance(loop, ResumableEpochBasedTrainLoop):
+            loop.resume_random_state = state
+            return
+        set_random_state(state)
+        if isinstance(loop, EpochBasedTrainLoop) and runner.iter % len(loop.dataloader):
+            print_log(f'resumed at iteration {runner.iter}, inside epoch {runner.epoch + 1}: '
+                      f'{type(loop).__name__} starts the epoch again from its first batch; '
+                      'use ResumableEpochBasedTrainLoop to continue where it stopped',
+                      logger='current', level=logging.WARNING)
+
+
+@HOOKS.register_module()
+class BadSampleReportHook(Hook):
+    """Count and report the samples a dataset with ``on_error='skip'`` could not load.
+
+    The dataset logs each unreadable sample once and returns another sample in its
+    place, naming the skipped one in the metainfo ``skipped_samples`` (this also works
+    from DataLoader workers). This hook collects those names from every batch, gathers
+    them from all ranks and, at the end of each training epoch and of each evaluation,
+    logs how many samples were skipped, how often, with their files and reasons. In an
+    evaluation a skipped sample has no prediction: with a reference file WERMetric
+    scores it as ``[EMPTY]``, without one it is missing from the WER, which the report
+    says.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self) -> None:
+        self._records: Dict[str, Dict[str, Dict[str, str]]] = {}
+        self._counts: Dict[str, Counter] = {}
+
+    def _collect(self, phase: str, data_batch: Any) -> None:
+        samples = data_batch.get('data_samples') if isinstance(data_batch, dict) else None
+        for sample in samples or ():
+            metainfo = getattr(sample, 'metainfo', None) or {}
+            for record in metainfo.get(SKIPPED_SAMPLES_KEY, ()):
+                self._records.setdefault(phase, {}).setdefault(record['sample_id'], record)
+                self._counts.setdefault(phase, Counter())[record['sample_id']] += 1
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None,
+                         outputs: Any = None) -> None:
+        """Collect the skipped samples of a training batch."""
+        self._collect('train', data_batch)
+
+    def after_val_iter(self, runner, batch_idx: int, data_batch: Any = None,
+                       outputs: Any = None) -> None:
+        """Collect the skipped samples of a validation batch."""
+        self._collect('val', data_batch)
+
+    def after_test_iter(self, runner, batch_idx: int, data_batch: Any = None,
+                        outputs: Any = None) -> None:
+        """Collect the skipped samples of a test batch."""
+        self._collect('test', data_batch)
+
+    def after_train_epoch(self, runner) -> None:
+        """Report the epoch's skipped samples."""
+        self._report('train', f'training epoch {runner.epoch + 1}',
+                     'training went on with the next readable sample in their place')
+
+    def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
+        """Report the samples missing from the validation metrics."""
+        self._report('val', 'validation', _EVALUATION_CONSEQUENCE)
+
+    def after_test_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
+        """Report the samples missing from the test metrics."""
+        self._report('test', 'test', _EVALUATION_CONSEQUENCE)
+
+    def _report(self, phase: str, where: str, consequence: str) -> None:
+        local = (self._records.pop(phase, {}), self._counts.pop(phase, Counter()))
+        records: Dict[str, Dict[str, str]] = {}
+        counts: Counter = Counter()
+        for rank_records, rank_counts in all_gather_object(local):
+            records.update(rank_records)
+            counts.update(rank_counts)
+        if not records:
+            return
+        listed = '\n  '.join(f'{sid} ({rec.get("path")}): {rec.get("reason")}'
+                             for sid, rec in sorted(records.items()))
+        print_log(f'{where}: {len(records)} unreadable sample(s) skipped '
+                  f"(on_error='skip'), {sum(counts.values())} time(s) in all; "
+                  f'{consequence}:\n  {listed}', logger='current', level=logging.WARNING)
+
+
+_EVALUATION_CONSEQUENCE = ('they have no prediction (WERMetric scores them as [EMPTY] with '
+                           'a ref_file, and leaves them out of the WER without one)')
+
+
+@HOOKS.register_module()
+class CheckpointCompatibilityHook(Hook):
+    """Refuse checkpoints and datasets that do not fit the model, instead of guessing.
+
+    mmengine loads checkpoints with ``strict=False``: a tensor of another shape is only
+    logged and keeps its random initial value, so a checkpoint trained with another
+    vocabulary evaluates to a meaningless WER. This hook raises instead:
+
+    - when a checkpoint is loaded, if any tensor's shape differs from the model's (for
+      the classifier: the checkpoint's class count against the model's vocabulary), or
+      if the checkpoint records a training vocabulary (``meta.dataset_meta.glosses``)
+      other than the model's ``vocab``, which would decode class ids to wrong glosses;
+    - before training, if the training dataset's vocabulary differs from the model's
+      (the class ids of the labels would mean other glosses).
+    """
+
+    priority = 'VERY_HIGH'
+
+    def before_train(self, runner) -> None:
+        """Check the training dataset's vocabulary against the model's."""
+        model = _unwrap(runner.model)
+        vocab = getattr(model, 'vocab', None)
+        dataset = runner.train_dataloader.dataset
+        glosses = getattr(dataset, 'metainfo', {}).get('glosses')
+        if vocab is None or glosses is None or list(glosses) == list(vocab.glosses):
+            return
+        raise ValueError(
+            f'the training dataset ({type(dataset).__name__}) and the model disagree on the '
+            f'vocabulary (dataset against model.vocab: '
+            f'{_first_difference(glosses, vocab.glosses)}): its labels would train the '
+            'wrong classes. Set model.vocab to the vocab_file of the training dataset')
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Compare the checkpoint's tensors and vocabulary with the model."""
+        model = _unwrap(runner.model)
+        source = runner.cfg.get('load_from') or 'the checkpoint'
+        state = checkpoint.get('state_dict', checkpoint)
+        own = model.state_dict()
+        mismatched = []
+        for key, value in state.items():
+            name = key[len('module.'):] if key.startswith('module.') else key
+            if (name in own and hasattr(value, 'shape')
+                    and tuple(value.shape) != tuple(own[name].shape)):
+                mismatched.append((name, tuple(value.shape), tuple(own[name].shape)))
+        vocab = getattr(model, 'vocab', None)
+        if mismatched:
+            raise CheckpointError(
+                f'{source} does not fit the model: '
+                + '; '.join(f'{name} is {theirs} in the checkpoint but {ours} in the model'
+                            for name, theirs, ours in mismatched[:5])
+                + (f' (and {len(mismatched) - 5} more)' if len(mismatched) > 5 else '')
+                + _classes_hint(mismatched, vocab))
+        trained = (checkpoint.get('meta') or {}).get('dataset_meta') or {}
+        glosses = trained.get('glosses')
+        if vocab is not None and glosses is not None and list(glosses) != list(vocab.glosses):
+            raise CheckpointError(
+                f'{source} was trained with another vocabulary than the model\'s '
+                f'(checkpoint against model.vocab: '
+                f'{_first_difference(glosses, vocab.glosses)}): its class ids would be '
+                'decoded to the wrong glosses. Set model.vocab to the vocab_file the '
+                'checkpoint was trained with')
+
+
+def _classes_hint(mismatched: Sequence[tuple], vocab: Any) -> str:
+    if vocab is None:
+        return ''
+    classes = vocab.num_classes
+    for _, theirs, ours in mismatched:
+        for dim, size in enumerate(ours):
+            if size == classes and len(theirs) == len(ours) and theirs[dim] != classes:
+                return (f'. The checkpoint has {theirs[dim]} classes ({theirs[dim] - 1} '
+                        f'glosses + blank), the model {classes} ({len(vocab)} glosses + '
+                        'blank, from model.vocab): it was trained with another vocabulary. '
+                        'Use the config and vocab_file it was trained with (to fine-tune on '
+                        'another vocabulary, drop the classifier weights from the checkpoint '
+                        'first)')
+    return ''
+
+
+def _first_difference(theirs: Sequence[str], ours: Sequence[str]) -> str:
+    if len(theirs) != len(ours):
+        return f'{len(theirs)} glosses against {len(ours)}'
+    index = next(i for i, (a, b) in enumerate(zip(theirs, ours)) if a != b)
+    return (f'both {len(ours)} glosses, but class {index + 1} is {theirs[index]!r} there '
+            f'and {ours[index]!r} in the model')
+
+
+__all__: List[str] = [
+    'BadSampleReportHook', 'CheckpointCompatibilityHook', 'SafeCheckpointHook',
+    'TrainRandomStateHook', 'PARTIAL_SUFFIX'
+]
