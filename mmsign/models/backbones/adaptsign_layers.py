@@ -37,16 +37,40 @@ class QuickGELU(nn.Module):
         return quick_gelu(x)
 
 
-class LayerNorm(nn.LayerNorm):
-    """LayerNorm whose output keeps the input's dtype.
+def layer_norm(x: Tensor, norm: nn.LayerNorm) -> Tensor:
+    """``norm(x)`` computed and returned in ``x``'s dtype.
 
-    Under autocast ``F.layer_norm`` returns fp32; casting back keeps a bf16/fp16 token
-    stream in its dtype (as CLIP's own LayerNorm does), so a normalised tensor used by
-    several matrix multiplies is not cast once per use.
+    Under GPU autocast ``F.layer_norm`` runs in fp32: a bf16/fp16 input would be cast to
+    fp32, normalised into a new fp32 tensor and cast back, three passes over the token
+    stream. With autocast off for the call and the (small) weights cast to ``x``'s dtype
+    it is one kernel, which still accumulates the statistics in fp32. Outside autocast
+    and for fp32 inputs this is ``F.layer_norm`` as it is.
+
+    Args:
+        x (Tensor): ``[..., D]``.
+        norm (nn.LayerNorm): The norm whose weights, shape and eps to use.
+
+    Returns:
+        Tensor: Normalised ``x``, same shape and dtype.
+    """
+    device = x.device.type
+    if x.dtype in (torch.float16, torch.bfloat16) and torch.is_autocast_enabled(device):
+        weight = None if norm.weight is None else norm.weight.to(x.dtype)
+        bias = None if norm.bias is None else norm.bias.to(x.dtype)
+        with torch.autocast(device, enabled=False):
+            return F.layer_norm(x, norm.normalized_shape, weight, bias, norm.eps)
+    return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps).to(x.dtype)
+
+
+class LayerNorm(nn.LayerNorm):
+    """LayerNorm whose output keeps the input's dtype (:func:`layer_norm`).
+
+    A bf16/fp16 token stream stays in its dtype (as CLIP's own LayerNorm makes it), so a
+    normalised tensor used by several matrix multiplies is not cast once per use.
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return super().forward(x).to(x.dtype)
+        return layer_norm(x, self)
 
 
 class FrozenBlock(Protocol):
@@ -455,5 +479,5 @@ class TemporalCorrelation(nn.Module):
 __all__ = [
     'Adapter', 'AdaptSignBlock', 'AggregationBlock', 'AggregationQuery', 'FrozenBlock',
     'LayerNorm', 'PrefixTokens', 'QuickGELU', 'TemporalCorrelation', 'TEMPORAL_EDGES',
-    'packed_qkv_part', 'quick_gelu', 'temporal_window_weights'
+    'layer_norm', 'packed_qkv_part', 'quick_gelu', 'temporal_window_weights'
 ]

@@ -9,6 +9,7 @@ from mmaction.registry import MODELS
 from torch import Tensor, nn
 
 from .adaptsign_base import AdaptSignViTBase
+from .adaptsign_layers import layer_norm
 from .clip_checkpoint import read_clip_image_tower
 from .clip_vit import (
     ArchType,
@@ -124,4 +125,4 @@ class AdaptSignViT(AdaptSignViTBase):
                              f'patches; {self.arch_name} takes {self.image_size} pixels')
         cls = self.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
         x = torch.cat([cls, x], dim=1) + self.positional_embedding.to(x.dtype)
-        return self.ln_pre(x)
+        return layer_norm(x, self.ln_pre)

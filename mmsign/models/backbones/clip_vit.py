@@ -14,7 +14,7 @@ from open_clip.transformer import QuickGELU as CLIPQuickGELU
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 from torch import Tensor, nn
 
-from .adaptsign_layers import packed_qkv_part, quick_gelu
+from .adaptsign_layers import _QUICK_GELU_SCALE, layer_norm, packed_qkv_part
 
 ArchType = Union[str, Dict[str, Union[int, float]]]
 
@@ -147,7 +147,7 @@ class FrozenCLIPBlock(nn.Module):
         self.mlp = block.mlp
 
     def attn_norm(self, z: Tensor) -> Tensor:
-        return self.ln_1(z)
+        return layer_norm(z, self.ln_1)
 
     def qkv(self, x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         return F.linear(x, self.attn.in_proj_weight, self.attn.in_proj_bias).chunk(3, dim=-1)
@@ -162,9 +162,13 @@ class FrozenCLIPBlock(nn.Module):
         return self.attn.out_proj(x)
 
     def mlp_norm(self, z: Tensor) -> Tensor:
-        return self.ln_2(z)
+        return layer_norm(z, self.ln_2)
 
     def feed_forward(self, x: Tensor) -> Tensor:
-        # The module's own QuickGELU computes the same function with one more saved tensor.
-        return self.mlp.c_proj(quick_gelu(self.mlp.c_fc(x)))
+        # c_proj(QuickGELU(c_fc(x))) with QuickGELU(h) = silu(1.702 h) / 1.702 and both
+        # scales folded into the (small) weights: one element-wise kernel over the 4D-wide
+        # hidden layer instead of three, and one saved tensor.
+        fc, proj = self.mlp.c_fc, self.mlp.c_proj
+        hidden = F.silu(F.linear(x, fc.weight * _QUICK_GELU_SCALE, fc.bias * _QUICK_GELU_SCALE))
+        return F.linear(hidden, proj.weight * (1.0 / _QUICK_GELU_SCALE), proj.bias)
 

@@ -18,9 +18,10 @@ class SignDataPreprocessor(BaseDataPreprocessor):
     """Packs the videos of a batch into one frame tensor and keeps their lengths.
 
     Videos of different lengths are concatenated along time, never zero-padded: the
-    result holds exactly ``sum(T_i)`` frames. The frames travel to the device as uint8
-    and are converted there; ``(x - mean) / std`` per channel follows (the AdaptSign
-    configs use mean = std = 127.5, i.e. ``x / 127.5 - 1``).
+    result holds exactly ``sum(T_i)`` frames. The frames travel to the device as uint8,
+    video by video (asynchronously from pinned memory: set ``pin_memory=True`` in the
+    DataLoader), and are packed and converted there; ``(x - mean) / std`` per channel
+    follows (the AdaptSign configs use mean = std = 127.5, i.e. ``x / 127.5 - 1``).
 
     The data samples stay on the host: their ``gt_glosses`` feed the CTC loss's
     feasibility check and the decoders without reading device memory.
@@ -76,7 +77,12 @@ class SignDataPreprocessor(BaseDataPreprocessor):
                                  f'{tuple(videos[0].shape[2:])}; crop or resize all videos '
                                  'to one size in the pipeline')
             lengths.append(int(video.shape[0]))
+        if self.device.type != 'cpu':
+            # Each video is copied as it is (pinned by the DataLoader with
+            # pin_memory=True, so the copies do not wait) and packed on the device; a
+            # host-side concatenation would make a new, pageable tensor.
+            videos = [video.to(self.device, non_blocking=self._non_blocking)
+                      for video in videos]
         packed = torch.cat(list(videos)) if len(videos) > 1 else videos[0]
-        packed = packed.to(self.device, non_blocking=self._non_blocking).float()
-        packed = (packed - self.mean) / self.std
+        packed = (packed.to(self.device).float() - self.mean).div_(self.std)
         return dict(inputs=packed, lengths=lengths, data_samples=data_samples)

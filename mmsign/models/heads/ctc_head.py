@@ -82,12 +82,29 @@ class BiLSTM(nn.Module):
         Returns:
             Tensor: ``(T, B, H)``; rows beyond a sequence's length are zero.
         """
-        # pack_padded_sequence wants the lengths on the CPU: host ints cost no sync.
-        packed = pack_padded_sequence(x, torch.as_tensor(lengths, dtype=torch.long),
-                                      enforce_sorted=False)
+        # Sorted here on the host: with enforce_sorted=False, torch would copy its sort
+        # order to the device and the inverse order back to the host, two device
+        # synchronisations per call.
+        order = sorted(range(len(lengths)), key=lambda b: -lengths[b])
+        permuted = order != list(range(len(lengths)))
+        if permuted:
+            x = x.index_select(1, _host_index(order, x.device))
+        packed = pack_padded_sequence(
+            x, torch.as_tensor([lengths[b] for b in order], dtype=torch.long))
         out, _ = self.rnn(packed)
         out, _ = pad_packed_sequence(out, total_length=x.shape[0])
+        if permuted:
+            inverse = sorted(range(len(order)), key=order.__getitem__)
+            out = out.index_select(1, _host_index(inverse, out.device))
         return out
+
+
+def _host_index(index: Sequence[int], device: torch.device) -> Tensor:
+    """An index tensor made on the host and copied to ``device`` without waiting."""
+    index = torch.as_tensor(index, dtype=torch.long)
+    if device.type == 'cuda':
+        index = index.pin_memory()
+    return index.to(device, non_blocking=True)
 
 
 @MODELS.register_module()
