@@ -7,7 +7,7 @@ NaN, which would poison every later evaluation): :class:`RunningStatsSnapshot` t
 them before the forward pass and puts them back.
 """
 import logging
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.logging import print_log
@@ -33,11 +33,17 @@ class RunningStatsSnapshot:
         ]
         self.saved = [buffer.detach().clone() for buffer in self.buffers]
 
-    def restore(self) -> None:
-        """Put the statistics back as they were when the snapshot was taken."""
+    def restore(self, where: Optional[Tensor] = None) -> None:
+        """Put the statistics back as they were when the snapshot was taken.
+
+        Args:
+            where (Tensor, optional): A boolean scalar on the device: restore only where
+                it is true, without reading it on the host (for steps skipped on the
+                device). None restores unconditionally.
+        """
         with torch.no_grad():
             for buffer, saved in zip(self.buffers, self.saved):
-                buffer.copy_(saved)
+                buffer.copy_(saved if where is None else torch.where(where, saved, buffer))
 
 
 def batch_sample_ids(data: Any) -> List[str]:

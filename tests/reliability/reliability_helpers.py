@@ -53,8 +53,8 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict({checkpoint}))
     return path
 
 
-def run_tool(args: List[str], cwd: str, fault: Optional[str] = None,
-             timeout: int = 300, nproc: int = 1) -> subprocess.CompletedProcess:
+def run_tool(args: List[str], cwd: str, fault: Optional[str] = None, timeout: int = 300,
+             env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
     """Run a tool (``tools/*.py`` or ``tools/*.sh``) with the fault plugin importable.
 
     Args:
@@ -62,20 +62,21 @@ def run_tool(args: List[str], cwd: str, fault: Optional[str] = None,
         cwd (str): Working directory.
         fault (str, optional): ``MMSIGN_FAULT`` of the run.
         timeout (int): Seconds.
-        nproc (int): Unused by Python tools; for shell launchers the processes.
+        env (dict, optional): More environment variables (e.g. ``PORT``).
 
     Returns:
         subprocess.CompletedProcess: With ``stdout`` and ``stderr`` as text.
     """
-    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable,
-               PYTHONPATH=os.pathsep.join(p for p in (HERE, REPO,
-                                                      os.environ.get('PYTHONPATH')) if p))
-    env.pop('MMSIGN_FAULT', None)
+    variables = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable,
+                     PYTHONPATH=os.pathsep.join(
+                         p for p in (HERE, REPO, os.environ.get('PYTHONPATH')) if p),
+                     **(env or {}))
+    variables.pop('MMSIGN_FAULT', None)
     if fault:
-        env['MMSIGN_FAULT'] = fault
+        variables['MMSIGN_FAULT'] = fault
     command = (['bash'] if args[0].endswith('.sh') else [sys.executable]) + args
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,
-                          cwd=cwd)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                          env=variables, cwd=cwd)
 
 
 def train(config: str, work_dir: str, *extra: str, fault: Optional[str] = None,

@@ -11,6 +11,7 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from torch import Tensor
 
 from mmsign.datasets.vocabulary import GlossVocabulary, VocabLike, as_vocabulary
+from mmsign.engine.nonfinite import RunningStatsSnapshot
 from mmsign.models.heads.ctc_head import CTCHeadOutputs
 from mmsign.models.heads.edge_padding import released_edge_padding
 
@@ -214,7 +215,8 @@ class SignRecognizer(BaseModel):
 
         A NaN or infinite total loss (after the CTC loss has already left out videos
         too short for their glosses) would corrupt the weights: the step is skipped (no
-        update, optimiser state untouched), the gradients are cleared and the batch's
+        update, optimiser state untouched), the gradients are cleared, the BatchNorm
+        running statistics the bad forward pass moved are put back, and the batch's
         sample ids are logged. ``skipped_step`` (1 or 0) is logged.
 
         With a fused optimiser (:func:`skips_on_device`; ``SignAmpOptimWrapper`` makes
@@ -232,6 +234,7 @@ class SignRecognizer(BaseModel):
             dict[str, Tensor]: Values to log.
         """
         self.report_skipped_steps()
+        stats = RunningStatsSnapshot(self)
         with optim_wrapper.optim_context(self):
             data = self.data_preprocessor(data, True)
             losses = self._run_forward(data, mode='loss')
@@ -245,6 +248,7 @@ class SignRecognizer(BaseModel):
                 optim_wrapper.update_params(parsed_loss)
             finally:
                 del optimizer.found_inf
+            stats.restore(where=skipped > 0)
             self._skip_reports.append(_SkipReport.start(skipped, log_vars, ids))
             self.report_skipped_steps()
         else:
@@ -253,6 +257,7 @@ class SignRecognizer(BaseModel):
                 optim_wrapper.update_params(parsed_loss)
             else:
                 optim_wrapper.zero_grad()
+                stats.restore()
                 self._warn_skipped({k: v.item() for k, v in log_vars.items()}, ids)
             skipped = torch.tensor(0.0 if finite else 1.0)
         log_vars['skipped_step'] = skipped
