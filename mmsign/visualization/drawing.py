@@ -164,8 +164,8 @@ class PanelRenderer:
                   top: int) -> None:
         attention = self.attention
         radius = self.window // 2
-        draw.text((2, top), f'temporal gates to t-{radius}..t+{radius} '
-                  f'(w_t = {attention.temporal_weight:+.3f})', fill=_MUTED, font=self.small)
+        draw.text((2, top), f'temporal gates, w_t = {attention.temporal_weight:+.3f}',
+                  fill=_MUTED, font=self.small)
         top += self.line
         for j in range(self.window):
             label = f'{j - radius:+d}' if j != radius else 't'
@@ -222,8 +222,8 @@ class PanelRenderer:
             draw.text((2, top), '(no gloss yet)', fill=_MUTED, font=self.font)
         steps = attention.num_steps
         step = min(frame // FRAMES_PER_STEP, steps - 1)
-        draw.text((2, top + self.line), f'recognised: {len(attention.glosses)} glosses; '
-                  f'output step {step + 1}/{steps}', fill=_MUTED, font=self.small)
+        draw.text((2, top + self.line), f'output step {step + 1}/{steps}', fill=_MUTED,
+                  font=self.small)
 
     def __call__(self, frame: int) -> np.ndarray:
         """The panel of frame ``frame``: ``(height, size, 3)`` uint8 RGB."""
@@ -267,9 +267,29 @@ def contact_sheet(panels: Sequence[np.ndarray], columns: int = 8,
     return sheet
 
 
-def save_gif(path: str, images: Sequence[np.ndarray], fps: float) -> None:
-    """An endlessly looping animated GIF (one adaptive palette per frame)."""
-    frames = [Image.fromarray(image) for image in images]
+def _palette(images: Sequence[np.ndarray], colors: int) -> Image.Image:
+    """One adaptive palette of ``colors`` colours for all ``images`` (from up to 8 of
+    them, evenly spaced)."""
+    picks = np.linspace(0, len(images) - 1, min(8, len(images))).round().astype(int)
+    return Image.fromarray(np.concatenate([images[i] for i in picks])).quantize(
+        colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+
+
+def save_gif(path: str, images: Sequence[np.ndarray], fps: float, colors: int = 128) -> None:
+    """An endlessly looping animated GIF.
+
+    All frames share one palette without dithering: GIF compresses the flat areas of the
+    panels far better than with a palette per frame.
+
+    Args:
+        path (str): Output file.
+        images (Sequence[np.ndarray]): ``(h, w, 3)`` uint8 RGB frames of one size.
+        fps (float): Frames per second.
+        colors (int): Palette size, 2 to 256. Defaults to 128.
+    """
+    palette = _palette(images, colors)
+    frames = [Image.fromarray(image).quantize(palette=palette, dither=Image.Dither.NONE)
+              for image in images]
     frames[0].save(path, save_all=True, append_images=frames[1:], loop=0,
                    duration=round(1000 / fps), optimize=True)
 
@@ -296,9 +316,18 @@ def save_mp4(path: str, images: Sequence[np.ndarray], fps: float) -> Optional[st
     return path
 
 
-def save_png(path: str, image: np.ndarray) -> None:
-    """Write a uint8 RGB image as PNG."""
-    if not cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+def save_png(path: str, image: np.ndarray, colors: Optional[int] = None) -> None:
+    """Write a uint8 RGB image as PNG.
+
+    Args:
+        path (str): Output file.
+        image (np.ndarray): ``(h, w, 3)`` uint8 RGB.
+        colors (int, optional): Store it with a palette of this many colours (2 to 256;
+            several times smaller for large sheets). Defaults to None: exact RGB.
+    """
+    if colors is not None:
+        _palette([image], colors).save(path, optimize=True)
+    elif not cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
         raise OSError(f'could not write {path}')
 
 

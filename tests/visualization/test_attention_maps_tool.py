@@ -16,7 +16,7 @@ from PIL import Image
 from visualization_fixtures import SYNTHETIC_CONFIG, load_tool
 
 from mmsign.apis import init_recognizer
-from mmsign.visualization import ctc_emissions, model_input_box
+from mmsign.visualization import ctc_emissions, model_input_box, video_attention
 
 GRID = (4, 4)  # the recipe's 32-pixel crop in 8-pixel patches
 
@@ -158,3 +158,20 @@ def test_model_input_box_follows_the_test_crop():
     assert model_input_box(cfg, (40, 50)) == (9, 4, 41, 36)
     # Frames smaller than the crop are padded, centred: the box reaches beyond them.
     assert model_input_box(cfg, (30, 32)) == (0, -1, 32, 31)
+
+
+def test_frame_padding_mode_maps_onto_the_same_frames(tiny_checkpoint, synthetic_videos):
+    """padding_mode='frames' runs the backbone on the edge-padded video: the maps of the
+    real frames are picked out of it, and equal those of padding_mode='features' (the
+    padding copies the edge frames, which 'replicate' stands in for)."""
+    video = _dev_video(synthetic_videos)
+    results = []
+    for mode in ('features', 'frames'):
+        model = init_recognizer(SYNTHETIC_CONFIG, tiny_checkpoint,
+                                cfg_options={'model.padding_mode': mode})
+        results.append(video_attention(model, video, frame_size=(36, 36)))
+    features, frames = results
+    assert frames.patch_attention.shape == features.patch_attention.shape
+    np.testing.assert_allclose(frames.patch_attention, features.patch_attention, atol=1e-6)
+    np.testing.assert_array_equal(frames.temporal_sources, features.temporal_sources)
+    np.testing.assert_allclose(frames.temporal_gates, features.temporal_gates, atol=1e-6)

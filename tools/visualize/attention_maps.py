@@ -99,6 +99,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='panels per row of the contact sheet (default: %(default)s)')
     parser.add_argument('--gif-fps', type=float, default=8.0,
                         help='frame rate of the GIF and MP4 (default: %(default)s)')
+    parser.add_argument('--gif-colors', type=int, default=128,
+                        help='colours of the GIF\'s shared palette, 2 to 256; fewer give a '
+                        'smaller file (default: %(default)s)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. model.padding_mode=frames')
     args = parser.parse_args(argv)
@@ -129,8 +132,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         save_png(osp.join(out, 'panels', f'frame_{t:04d}.png'), panel)
         panels.append(panel)
     save_png(osp.join(out, 'contact_sheet.png'),
-             contact_sheet(panels[::max(1, args.sheet_step)], columns=args.sheet_columns))
-    save_gif(osp.join(out, 'attention.gif'), panels, args.gif_fps)
+             contact_sheet(panels[::max(1, args.sheet_step)], columns=args.sheet_columns),
+             colors=256)
+    save_gif(osp.join(out, 'attention.gif'), panels, args.gif_fps, colors=args.gif_colors)
     mp4 = save_mp4(osp.join(out, 'attention.mp4'), panels, args.gif_fps)
 
     arrays = dict(patch_attention=attention.patch_attention, cls_share=attention.cls_share)
