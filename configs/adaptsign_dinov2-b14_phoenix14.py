@@ -13,7 +13,8 @@ dinov2_b14 = ('https://download.openmmlab.com/mmpretrain/v1.0/dinov2/'
               'vit-base-p14_dinov2-pre_3rdparty_20230426-ba246503.pth')
 
 model = dict(
-    # DINOv2 was trained on ImageNet-normalised RGB images, not CLIP's x / 127.5 - 1.
+    # DINOv2 was trained on ImageNet-normalised RGB images (the recipe's x / 127.5 - 1 is
+    # the released AdaptSign code's input).
     data_preprocessor=dict(mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]),
     backbone=dict(
         _delete_=True,
