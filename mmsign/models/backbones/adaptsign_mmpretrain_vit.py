@@ -11,6 +11,7 @@ from mmpretrain.models.utils import resize_pos_embed
 from torch import Tensor, nn
 
 from .adaptsign_base import AdaptSignViTBase
+from .adaptsign_layers import layer_norm
 from .mmpretrain_vit import (
     FrozenMMPretrainBlock,
     build_mmpretrain_vit,
@@ -102,4 +103,6 @@ class AdaptSignMMPretrainViT(AdaptSignViTBase):
         pos = resize_pos_embed(self.pos_embed, self.patch_resolution, grid,
                                mode=self.interpolate_mode, num_extra_tokens=1)
         x = torch.cat([cls, x], dim=1) + pos.to(x.dtype)
-        return self.pre_norm(x).to(x.dtype)  # LayerNorm gives fp32 under autocast
+        if isinstance(self.pre_norm, nn.LayerNorm):  # CLIP's ln_pre (pre_norm=True)
+            return layer_norm(x, self.pre_norm)
+        return self.pre_norm(x)

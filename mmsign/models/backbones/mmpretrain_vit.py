@@ -18,7 +18,7 @@ from mmpretrain.models.utils import MultiheadAttention, SwiGLUFFN
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .adaptsign_layers import packed_qkv_part
+from .adaptsign_layers import layer_norm, packed_qkv_part
 
 # Backbone tensors of pretraining checkpoints that a forward pass never uses.
 PRETRAINING_ONLY = ('mask_token',)
@@ -158,13 +158,15 @@ def _check_plain_block(layer: nn.Module) -> None:
     plain_ffn = ((type(ffn) is FFN or isinstance(ffn, SwiGLUFFN))
                  and ffn.add_identity and getattr(ffn, 'out_dims', ffn.embed_dims)
                  == ffn.embed_dims)
+    layer_norms = all(type(getattr(layer, name, None)) is nn.LayerNorm for name in ('ln1', 'ln2'))
     dropout = [name for name, module in layer.named_modules()
                if (isinstance(module, nn.Dropout) and module.p)
                or getattr(module, 'drop_prob', 0)]
-    if type(layer) is not TransformerEncoderLayer or not plain_attn or not plain_ffn:
+    if (type(layer) is not TransformerEncoderLayer or not plain_attn or not plain_ffn
+            or not layer_norms):
         raise TypeError(f'{type(layer).__name__} is not a plain mmpretrain ViT block '
-                        '(TransformerEncoderLayer: MultiheadAttention without v_shortcut, '
-                        'FFN or SwiGLUFFN with a residual)')
+                        '(TransformerEncoderLayer: LayerNorms, MultiheadAttention without '
+                        'v_shortcut, FFN or SwiGLUFFN with a residual)')
     if dropout:
         raise ValueError(f'the frozen ViT block has dropout in {dropout}: set its drop '
                          'rates to 0 (train() and eval() must compute the same)')
@@ -193,9 +195,8 @@ class FrozenMMPretrainBlock(nn.Module):
         self.ffn = layer.ffn
 
     def attn_norm(self, z: Tensor) -> Tensor:
-        # mmpretrain's LayerNorm returns fp32 under autocast; keep the token stream's dtype
-        # as CLIP's LayerNorm does, so q, k and v are not cast once each.
-        return self.ln1(z).to(z.dtype)
+        # In the token stream's dtype under autocast, as for CLIP (see layer_norm).
+        return layer_norm(z, self.ln1)
 
     def qkv(self, x: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         return self.attn.qkv(x).chunk(3, dim=-1)
@@ -210,7 +211,7 @@ class FrozenMMPretrainBlock(nn.Module):
         return self.attn.gamma1(self.attn.proj(x))
 
     def mlp_norm(self, z: Tensor) -> Tensor:
-        return self.ln2(z).to(z.dtype)
+        return layer_norm(z, self.ln2)
 
     def feed_forward(self, x: Tensor) -> Tensor:
         ffn = self.ffn

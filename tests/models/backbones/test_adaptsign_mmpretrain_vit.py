@@ -163,15 +163,18 @@ def test_train_mode_changes_nothing():
     torch.testing.assert_close(train_out, eval_out, rtol=0, atol=0)  # no dropout anywhere
 
 
-def test_bf16_autocast_forward_and_backward():
-    model = _trained_like().train()
-    frames = _frames(6, 28)
+@pytest.mark.parametrize('family', ['dinov2', 'clip'])
+def test_bf16_autocast_forward_and_backward(family):
+    model = _trained_like(VITS[family]).train()
+    frames = _frames(6, VITS[family]['img_size'])
     with torch.no_grad():
         reference = model(frames, [2, 4])
     with torch.autocast('cpu', dtype=torch.bfloat16):
         tokens = model.embed(frames)
+        attn_input = model.blocks[0].frozen.attn_norm(tokens)
         out = model(frames, [2, 4])
-    assert tokens.dtype == torch.bfloat16  # mmpretrain's LayerNorm would return fp32
+    # nn.LayerNorm (CLIP's pre_norm, ln1) would return fp32 under autocast.
+    assert tokens.dtype == attn_input.dtype == torch.bfloat16
     assert (out.float() - reference).norm() / reference.norm() < 0.05
     out.float().square().mean().backward()
     assert model.blocks[0].prefix.key.grad is not None
