@@ -229,7 +229,8 @@ class BadSampleReportHook(Hook):
 
     def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
         """Report the samples missing from the validation metrics."""
-        self._report('val', 'validation', _EVALUATION_CONSEQUENCE)
+        # The epoch keeps the messages apart: mmengine's logger drops repeated warnings.
+        self._report('val', f'validation at epoch {runner.epoch}', _EVALUATION_CONSEQUENCE)
 
     def after_test_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
         """Report the samples missing from the test metrics."""

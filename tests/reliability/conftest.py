@@ -5,13 +5,17 @@ import os.path as osp
 
 import pytest
 from mmengine.logging import MMLogger
-from reliability_helpers import log_of, train, write_config
+from reliability_helpers import generator_options, log_of, train, write_config
+
+from mmsign.datasets.synthetic import ensure_synthetic_dataset
 
 
 @pytest.fixture(scope='session')
 def data_root(tmp_path_factory) -> str:
-    """Where the synthetic data is generated (on first use, by the first run)."""
-    return str(tmp_path_factory.mktemp('synthetic'))
+    """The synthetic data of every run (8 train, 5 dev, 5 test videos), generated once."""
+    root = str(tmp_path_factory.mktemp('synthetic'))
+    ensure_synthetic_dataset(root, **generator_options())
+    return root
 
 
 @pytest.fixture(scope='session')

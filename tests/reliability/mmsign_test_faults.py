@@ -108,7 +108,7 @@ class FaultInjectionHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         ids = [s.metainfo['sample_id'] for s in data_batch['data_samples']]
-        self.losses[runner.iter] = dict(loss=float(outputs['loss']), sample_ids=ids,
+        self.losses[runner.iter] = dict(loss=float(outputs['loss'].detach()), sample_ids=ids,
                                         skipped_step=float(outputs['skipped_step']))
         nan_iter = int(self.fault.get('nan_at_iter', -2))
         if self._before is not None and runner.iter in (nan_iter, nan_iter + 1):

@@ -19,8 +19,14 @@ TEST = osp.join(REPO, 'tools', 'test.py')
 GENERATOR = dict(num_train=8, num_dev=5, num_test=5)
 
 
+def generator_options() -> dict:
+    """The synthetic recipe's generator options with :data:`GENERATOR`'s sizes."""
+    from mmengine.config import Config
+    return dict(Config.fromfile(SYNTHETIC).train_dataloader.dataset.generator, **GENERATOR)
+
+
 def write_config(path: str, data_root: str, max_epochs: int = 3, checkpoint: str = '',
-                 num_train: int = GENERATOR['num_train'], extra: str = '') -> str:
+                 dataset: str = '', extra: str = '') -> str:
     """A config: the synthetic recipe, 4 batches of 2 videos per epoch, 5 dev/test videos.
 
     Args:
@@ -28,15 +34,14 @@ def write_config(path: str, data_root: str, max_epochs: int = 3, checkpoint: str
         data_root (str): Folder of the generated data.
         max_epochs (int): Epochs.
         checkpoint (str): Extra ``CheckpointHook`` arguments, e.g. ``'max_keep_ckpts=2'``.
-        num_train (int): Training videos.
+        dataset (str): Extra dataset arguments of every split, e.g. ``"on_error='skip'"``.
         extra (str): More config lines.
 
     Returns:
         str: ``path``.
     """
-    generator = dict(GENERATOR, num_train=num_train)
-    loader = ('dict(batch_size=2, num_workers=0, persistent_workers=False, '
-              f'dataset=dict(data_root={data_root!r}, generator={generator!r}))')
+    loader = ('dict(batch_size=2, num_workers=0, persistent_workers=False, dataset=dict('
+              f'data_root={data_root!r}, generator={GENERATOR!r}, {dataset}))')
     text = f"""
 _base_ = [{SYNTHETIC!r}]
 custom_imports = dict(imports=['mmsign', 'mmsign_test_faults'], allow_failed_imports=False)
