@@ -45,6 +45,20 @@ def list_frames(frame_dir: str) -> List[str]:
     return [osp.join(frame_dir, name) for name in names]
 
 
+def _jpeg_cut_short(path: str) -> bool:
+    """Whether a JPEG file lacks its end-of-image marker (``FF D9``).
+
+    OpenCV decodes a truncated JPEG without an error, filling the missing rows with grey;
+    PNG's checksums make such a file fail to decode. ``FF D9`` cannot occur inside the
+    compressed data (a data byte ``FF`` is followed by ``00``), so its absence from the
+    last kilobyte means the file was cut. Costs one small read per JPEG frame.
+    """
+    with open(path, 'rb') as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 1024))
+        return b'\xff\xd9' not in f.read()
+
+
 @TRANSFORMS.register_module()
 class SignInit(BaseTransform):
     """Find a sample's frames without decoding them.
@@ -203,7 +217,7 @@ class SignDecode(BaseTransform):
     @staticmethod
     def _read(results: Dict, path: str) -> np.ndarray:
         img = cv2.imread(path, cv2.IMREAD_COLOR)
-        if img is None:
+        if img is None or (path.lower().endswith(('.jpg', '.jpeg')) and _jpeg_cut_short(path)):
             raise SignLoadError(
                 f'{_describe(results)}: cannot decode frame {path}: the file is truncated '
                 f'or not an image; extract the frames of this video again ({_fix(results)})',
