@@ -3,6 +3,7 @@ import glob
 import json
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 from typing import Dict, List, Optional
@@ -56,6 +57,13 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict({checkpoint}))
     with open(path, 'w', encoding='utf-8') as f:
         f.write(text)
     return path
+
+
+def free_port() -> str:
+    """A TCP port nobody listens on now, for torchrun's rendezvous."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return str(sock.getsockname()[1])
 
 
 def run_tool(args: List[str], cwd: str, fault: Optional[str] = None, timeout: int = 300,

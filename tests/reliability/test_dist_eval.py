@@ -4,7 +4,7 @@ import os.path as osp
 import re
 
 import pytest
-from reliability_helpers import REPO, TEST, log_of, run_tool, write_config
+from reliability_helpers import REPO, TEST, free_port, log_of, run_tool, write_config
 
 from mmsign.evaluation.sclite_io import read_ctm, read_stm
 
@@ -29,7 +29,7 @@ def test_two_processes_give_the_single_process_wer(baseline, data_root, tmp_path
     double = run_tool([osp.join(REPO, 'tools', 'dist_test.sh'), config, checkpoint, '2',
                        '--work-dir', str(tmp_path / 'double'),
                        '--show-dir', str(tmp_path / 'double_wer')],
-                      cwd=str(tmp_path), env={'PORT': '29564'})
+                      cwd=str(tmp_path), env={'PORT': free_port()})
     log = log_of(double)
     assert double.returncode == 0, log[-4000:]
     assert 'Distributed launcher: pytorch' in log and 'GPU number: 2' in log

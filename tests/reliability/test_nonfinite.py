@@ -10,7 +10,7 @@ import torch
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from mmengine.optim import OptimWrapper
-from reliability_helpers import REPO, log_of, losses, run_tool, train, write_config
+from reliability_helpers import REPO, free_port, log_of, losses, run_tool, train, write_config
 from torch import nn
 
 import mmsign  # noqa: F401  (registers mmsign's modules, makes mmaction.models importable)
@@ -111,7 +111,7 @@ def test_nan_on_one_rank_is_skipped_by_both_ranks_under_ddp(data_root, tmp_path)
     work_dir = str(tmp_path / 'work')
     result = run_tool([osp.join(REPO, 'tools', 'dist_train.sh'), config, '2', '--work-dir',
                        work_dir, '--seed', '0'], cwd=str(tmp_path),
-                      fault='nan_at_iter=0,rank=1', env={'PORT': '29563'})
+                      fault='nan_at_iter=0,rank=1', env={'PORT': free_port()})
     log = log_of(result)
     assert result.returncode == 0, log[-4000:]
     assert "model_wrapper_cfg = dict(type='DeviceAwareDistributedDataParallel')" in log
