@@ -29,18 +29,22 @@ class DeviceAwareDistributedDataParallel(MMDistributedDataParallel):
     """``MMDistributedDataParallel`` for CPU modules, skipping non-finite steps.
 
     PyTorch's DDP requires ``device_ids=None`` for a module on the CPU; mmengine always
-    passes the local rank. On GPUs the device ids are kept.
+    passes the local rank. On GPUs the device ids are kept. ``broadcast_buffers`` defaults
+    to False, as when mmengine wraps a model without a ``model_wrapper_cfg`` (buffers are
+    synchronised by ``SyncBuffersHook`` after each epoch).
 
     :meth:`train_step` does what mmengine's does, except that a step whose loss is NaN
     or infinite on any rank is skipped on all ranks (see there): ``tools/train.py`` uses
     this wrapper for every ``--launcher pytorch`` run, on CPUs and GPUs.
     """
 
-    def __init__(self, module: torch.nn.Module, device_ids=None, **kwargs) -> None:
+    def __init__(self, module: torch.nn.Module, device_ids=None,
+                 broadcast_buffers: bool = False, **kwargs) -> None:
         first = next(module.parameters(), None)
         if first is not None and first.device.type == 'cpu':
             device_ids = None
-        super().__init__(module=module, device_ids=device_ids, **kwargs)
+        super().__init__(module=module, device_ids=device_ids,
+                         broadcast_buffers=broadcast_buffers, **kwargs)
 
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:

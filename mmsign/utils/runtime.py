@@ -95,14 +95,13 @@ def add_reliability(cfg: Config) -> None:
     if isinstance(checkpoint, dict) and checkpoint.get('type') == 'CheckpointHook':
         checkpoint['type'] = 'SafeCheckpointHook'
     loop = cfg.get('train_cfg')
-    if isinstance(loop, dict):
-        if loop.get('type') is None and loop.get('by_epoch'):
-            loop.pop('by_epoch')
-            loop['type'] = 'EpochBasedTrainLoop'
-        if loop.get('type') == 'EpochBasedTrainLoop':
-            loop['type'] = 'ResumableEpochBasedTrainLoop'
+    if isinstance(loop, dict) and loop.get('type') == 'EpochBasedTrainLoop':
+        loop['type'] = 'ResumableEpochBasedTrainLoop'
     if cfg.get('launcher', 'none') != 'none':
         wrapper = cfg.get('model_wrapper_cfg') or {}
+        if 'type' not in wrapper and cfg.get('find_unused_parameters'):
+            # mmengine reads the top-level key only when it wraps the model itself
+            wrapper['find_unused_parameters'] = True
         wrapper.setdefault('type', 'DeviceAwareDistributedDataParallel')
         cfg.model_wrapper_cfg = wrapper
 
