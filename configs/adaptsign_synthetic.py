@@ -45,7 +45,7 @@ test_pipeline = [
 dataset = dict(type='SyntheticSignDataset', data_root=data_root, generator=generator,
                vocab_file=glosses)
 train_dataloader = dict(
-    batch_size=8, num_workers=1, persistent_workers=True,
+    batch_size=4, num_workers=1, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='pseudo_collate'),
     dataset=dict(split='train', pipeline=train_pipeline, **dataset))
@@ -62,12 +62,12 @@ test_dataloader = dict(
 val_evaluator = dict(type='WERMetric', normalize='none')
 test_evaluator = val_evaluator
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=12, val_begin=1, val_interval=1)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=10, val_begin=1, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-4))
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=2e-3, weight_decay=1e-4))
 param_scheduler = [
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=12, eta_min=1e-5)
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=10, eta_min=1e-5)
 ]
 
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(max_keep_ckpts=1))
