@@ -45,6 +45,9 @@ SPECS = {
     'VISBACKENDS': {'TensorboardIfInstalledVisBackend': dict(save_dir='{tmp}/vis')},
     'OPTIM_WRAPPERS': {'SignAmpOptimWrapper': dict()},
     'MODEL_WRAPPERS': {'DeviceAwareDistributedDataParallel': dict()},
+    'HOOKS': {name: dict() for name in ('SafeCheckpointHook', 'TrainRandomStateHook',
+                                        'BadSampleReportHook', 'CheckpointCompatibilityHook')},
+    'LOOPS': {'ResumableEpochBasedTrainLoop': dict(max_epochs=1)},
 }
 
 DRIVER = textwrap.dedent('''
@@ -80,6 +83,11 @@ DRIVER = textwrap.dedent('''
                     'gloo', init_method='tcp://127.0.0.1:' + os.environ['PORT'],
                     rank=0, world_size=1)
                 obj = registry.build(args, default_args=dict(module=tiny))
+            elif name == 'LOOPS':
+                from types import SimpleNamespace
+                runner = SimpleNamespace(visualizer=SimpleNamespace())
+                loader = torch.utils.data.DataLoader(list(range(4)))
+                obj = registry.build(args, default_args=dict(runner=runner, dataloader=loader))
             else:
                 obj = registry.build(args)
             assert type(obj).__name__ == type_name, (type_name, type(obj))

@@ -1,7 +1,7 @@
 """Hooks that keep long runs safe: checkpoints, random state, bad samples, mismatches.
 
 ``tools/train.py`` and ``tools/test.py`` add them to every run (see
-:func:`mmsign.utils.runtime.add_reliability_hooks`); docs/reliability.md says what each
+:func:`mmsign.utils.runtime.add_reliability`); docs/reliability.md says what each
 case does.
 """
 import logging
@@ -26,6 +26,8 @@ from mmsign.engine.resume import LAST_CHECKPOINT, CheckpointError, remove_partia
 
 #: Suffix of a checkpoint while it is being written.
 PARTIAL_SUFFIX = '.part'
+#: Skipped samples listed by name in a report; the rest are counted.
+_MAX_LISTED = 50
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -245,11 +247,15 @@ class BadSampleReportHook(Hook):
             counts.update(rank_counts)
         if not records:
             return
+        shown = sorted(records.items())[:_MAX_LISTED]
         listed = '\n  '.join(f'{sid} ({rec.get("path")}): {rec.get("reason")}'
-                             for sid, rec in sorted(records.items()))
+                             for sid, rec in shown)
+        more = len(records) - len(shown)
         print_log(f'{where}: {len(records)} unreadable sample(s) skipped '
                   f"(on_error='skip'), {sum(counts.values())} time(s) in all; "
-                  f'{consequence}:\n  {listed}', logger='current', level=logging.WARNING)
+                  f'{consequence}:\n  {listed}'
+                  + (f'\n  ... and {more} more' if more > 0 else ''),
+                  logger='current', level=logging.WARNING)
 
 
 _EVALUATION_CONSEQUENCE = ('they have no prediction (WERMetric scores them as [EMPTY] with '
