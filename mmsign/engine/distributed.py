@@ -8,6 +8,7 @@ calls when there is no CUDA device.
 Under DDP, mmengine calls the wrapper's ``train_step``, not the model's, so the wrapper
 below also skips steps with a non-finite loss, on every rank together.
 """
+import atexit
 import os
 from typing import Dict, Union
 
@@ -120,3 +121,20 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> bool:
         dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
                                 world_size=int(os.environ['WORLD_SIZE']))
     return True
+
+
+def destroy_process_group_at_exit() -> None:
+    """Destroy the default process group when the interpreter exits (idempotent).
+
+    mmengine never destroys it; a process that exits with gloo's threads still running
+    can abort in their destructors ("terminate called without an active exception",
+    SIGABRT) after its work is done, which torchrun reports as a failed run.
+    """
+    if dist.is_initialized() and not getattr(destroy_process_group_at_exit, 'armed', False):
+        atexit.register(_destroy_default_group)
+        destroy_process_group_at_exit.armed = True
+
+
+def _destroy_default_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -8,7 +8,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmsign.engine.distributed import prepare_cpu_distributed
+from mmsign.engine.distributed import destroy_process_group_at_exit, prepare_cpu_distributed
 from mmsign.engine.resume import check_checkpoint, find_resume_checkpoint
 
 __all__ = [
@@ -135,6 +135,6 @@ def build_runner(cfg: Config) -> Runner:
     add_reliability(cfg)
     resolve_checkpoint(cfg)
     prepare_cpu_distributed(cfg, cfg.get('launcher', 'none'))
-    if 'runner_type' not in cfg:
-        return Runner.from_cfg(cfg)
-    return RUNNERS.build(cfg)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    destroy_process_group_at_exit()
+    return runner
