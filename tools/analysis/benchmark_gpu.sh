@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The GPU measurements of docs/benchmarks.md ("Training and inference speed"), in one go.
+#
+#   bash tools/analysis/benchmark_gpu.sh [OUT_DIR] [CONFIG]
+#
+# OUT_DIR (default: $OUT, else work_dirs/benchmark_gpu) receives one JSON file and one log
+# per run; the last lines printed are a Markdown table of all runs. Each run has its own
+# time limit (RUN_TIMEOUT seconds, default 240) so one slow or failing variant does not
+# cost the others. Set PHASES=core to skip the torch.compile runs (they compile for a
+# minute or two each).
+set -u
+OUT_DIR=${1:-${OUT:-work_dirs/benchmark_gpu}}
+CONFIG=${2:-configs/adaptsign_phoenix14.py}
+PYTHON=${PYTHON:-python}
+RUN_TIMEOUT=${RUN_TIMEOUT:-240}
+PHASES=${PHASES:-all}
+mkdir -p "$OUT_DIR"
+
+nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,power.limit --format=csv \
+    > "$OUT_DIR/gpu.txt" 2>&1
+cat "$OUT_DIR/gpu.txt"
+
+run() {  # run NAME ARGS...: one benchmark, JSON and log in OUT_DIR
+    local name=$1
+    shift
+    echo "== $name: $*"
+    timeout "$RUN_TIMEOUT" "$PYTHON" tools/analysis/benchmark.py "$CONFIG" "$@" \
+        --json "$OUT_DIR/$name.json" > "$OUT_DIR/$name.log" 2>&1
+    local rc=$?
+    grep -E 'frames/s|peak memory|worst case|MFU|sync:' "$OUT_DIR/$name.log" | head -20
+    [ $rc -eq 0 ] || { echo "   FAILED (exit $rc), last lines:"; tail -5 "$OUT_DIR/$name.log"; }
+}
+
+# Training, batch 2, PHOENIX14 train lengths, bf16 (the recipe's SignAmpOptimWrapper).
+run train_none --train --checkpointing none --worst-case-memory --sync-debug
+run train_selective --train --checkpointing selective --worst-case-memory
+run train_full --train --checkpointing full --worst-case-memory
+# Inference, PHOENIX14 dev lengths, bf16 autocast: the model alone, then with decoding.
+run infer_logits --infer --no-decode --sync-debug
+run infer_decode --infer
+if [ "$PHASES" = all ]; then
+    run train_none_compile --train --checkpointing none --compile --warmup 6 \
+        --worst-case-memory
+    run train_selective_compile --train --checkpointing selective --compile --warmup 6 \
+        --worst-case-memory
+    run infer_logits_compile --infer --no-decode --compile --warmup 6
+fi
+# The released code's padding (27 % more frames through the ViT), for comparison.
+run train_frames_padding --train --cfg-options model.padding_mode=frames
+
+"$PYTHON" - "$OUT_DIR" <<'EOF'
+import glob, json, os.path as osp, sys
+rows, devices = [], set()
+for path in sorted(glob.glob(osp.join(sys.argv[1], '*.json'))):
+    r = json.load(open(path))
+    devices.add(r['device_name'])
+    gib = lambda key: '-' if r.get(key) is None else f'{r[key]:.1f}'
+    mfu = '-' if r.get('mfu') is None else f'{100 * r["mfu"]:.0f} %'
+    syncs = len(r['syncs']) if 'syncs' in r else '-'
+    rows.append(f'| {osp.basename(path)[:-5]} | {r["mode"]} | {r["amp"]} | '
+                f'{r["checkpointing"]} | {r["compile"]} | {r["frames_per_s"]:,.0f} | '
+                f'{r["s_per_step"]:.3f} | {gib("peak_mem_gib")} | '
+                f'{gib("worst_case_peak_reserved_gib")} | {mfu} | {syncs} |')
+print('\nGPU:', ', '.join(sorted(devices)))
+print('| run | mode | amp | checkpointing | compile | real frames/s | s/step | peak GiB '
+      '| worst-case reserved GiB | MFU | syncs/step |')
+print('|---|---|---|---|---|---|---|---|---|---|---|')
+print('\n'.join(rows))
+EOF
