@@ -62,7 +62,7 @@ def batch_sample_ids(data: Any) -> List[str]:
 
 def describe_losses(log_vars: Dict[str, Tensor]) -> str:
     """``loss=nan, loss_ctc_seq=12.3, ...`` for a log message."""
-    return ', '.join(f'{key}={float(value):.4g}' for key, value in log_vars.items())
+    return ', '.join(f'{key}={float(value.detach()):.4g}' for key, value in log_vars.items())
 
 
 def log_skipped_step(log_vars: Dict[str, Tensor], bad_ids: Sequence[str],
