@@ -40,17 +40,15 @@ def main() -> None:
     apply_common_args(cfg, args, default_work_dir=osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0]))
     cfg.load_from = args.checkpoint
+    evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
+        cfg.test_evaluator]
     if args.show_dir:
-        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
-            cfg.test_evaluator]
         for evaluator in evaluators:
             if evaluator.get('type') == 'WERMetric':
                 evaluator['out_dir'] = args.show_dir
     if args.dump:
         if not args.dump.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--dump must end with .pkl or .pickle, got {args.dump}')
-        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
-            cfg.test_evaluator]
         cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.dump)]
     runner = build_runner(cfg)
     runner.test()
