@@ -8,19 +8,14 @@ import torch
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
-def shared_data_root() -> str:
-    """``../shared/data`` beside the checkout, or ``$MMSIGN_SHARED_DATA``."""
-    return os.environ.get('MMSIGN_SHARED_DATA',
-                          osp.join(osp.dirname(REPO_ROOT), 'shared', 'data'))
+#: Real annotation files, vocabularies and references of the releases (tests/data/README.md).
+DATA_ROOT = osp.join(REPO_ROOT, 'tests', 'data')
 
 
 @pytest.fixture(scope='session')
-def shared_data() -> str:
-    root = shared_data_root()
-    if not osp.isdir(root):
-        pytest.fail(f'real annotation data not found at {root}: '
-                    'set MMSIGN_SHARED_DATA to the shared/data folder')
-    return root
+def release_data() -> str:
+    """The folder of real release data inside the repository (``tests/data``)."""
+    return DATA_ROOT
 
 
 @pytest.fixture(autouse=True)

@@ -56,8 +56,8 @@ def moving_square(t: int) -> np.ndarray:
 
 
 @pytest.fixture(scope='module')
-def vocab(shared_data):
-    with open(osp.join(shared_data, 'phoenix2014', 'gloss_vocab.json'), encoding='utf-8') as f:
+def vocab(release_data):
+    with open(osp.join(release_data, 'phoenix2014', 'gloss_vocab.json'), encoding='utf-8') as f:
         return json.load(f)['glosses']
 
 

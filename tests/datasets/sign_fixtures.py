@@ -1,4 +1,4 @@
-"""Builders of fixture trees shaped exactly like the real releases, built from ../shared/data.
+"""Builders of fixture trees shaped exactly like the real releases, built from tests/data.
 
 Each tree holds real annotation lines (ids, signers, labels) of a few samples per split,
 in the release's own files and folder layout, with small generated frames. A frame's
@@ -58,10 +58,10 @@ def _write_lines(path: str, lines: List[str]) -> None:
 
 
 @pytest.fixture(scope='session')
-def phoenix2014_root(shared_data, tmp_path_factory) -> str:
+def phoenix2014_root(release_data, tmp_path_factory) -> str:
     """``phoenix-2014-multisigner`` with real CSV lines and 256x256-style frame folders."""
     root = str(tmp_path_factory.mktemp('phoenix2014') / 'phoenix-2014-multisigner')
-    src = osp.join(shared_data, 'phoenix2014')
+    src = osp.join(release_data, 'phoenix2014')
     for split in ('train', 'dev', 'test'):
         rel = osp.join('annotations', 'manual', f'{split}.corpus.csv')
         lines = _head(osp.join(src, rel), SAMPLES_PER_SPLIT)
@@ -77,10 +77,10 @@ def phoenix2014_root(shared_data, tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope='session')
-def phoenix2014t_root(shared_data, tmp_path_factory) -> str:
+def phoenix2014t_root(release_data, tmp_path_factory) -> str:
     """``PHOENIX-2014-T`` with real CSV lines; frame folders without a ``1/`` level."""
     root = str(tmp_path_factory.mktemp('phoenix2014t') / 'PHOENIX-2014-T')
-    src = osp.join(shared_data, 'phoenix2014-T')
+    src = osp.join(release_data, 'phoenix2014-T')
     for split in ('train', 'dev', 'test'):
         rel = osp.join('annotations', 'manual', f'PHOENIX-2014-T.{split}.corpus.csv')
         lines = _head(osp.join(src, rel), SAMPLES_PER_SPLIT)
@@ -104,18 +104,18 @@ def read_stm(path: str) -> Dict[str, List[str]]:
     return refs
 
 
-def write_csl_daily_labels(shared_data: str, root: str, per_split: int = 0) -> Dict[str, int]:
+def write_csl_daily_labels(release_data: str, root: str, per_split: int = 0) -> Dict[str, int]:
     """Write ``sentence_label/video_map.txt`` and ``split_1.txt`` as CSL-Daily ships them.
 
     The dev/test rows are the real ``video_map.txt`` rows (with an ``index`` column added);
     train rows carry the real names and glosses of the train STM (``char``, ``word`` and
-    ``postag`` are not in ../shared/data, so they repeat the gloss). ``per_split=0`` writes
+    ``postag`` are not in tests/data, so they repeat the gloss). ``per_split=0`` writes
     every video of the release.
 
     Returns:
         dict: ``name -> length`` of the rows written.
     """
-    src = osp.join(shared_data, 'CSL-Daily')
+    src = osp.join(release_data, 'CSL-Daily')
     rows, splits = [], []
     train = read_stm(osp.join(src, 'CSL-Daily-groundtruth-train.stm'))
     for name, glosses in list(train.items())[:per_split or None]:
@@ -138,23 +138,23 @@ def write_csl_daily_labels(shared_data: str, root: str, per_split: int = 0) -> D
 
 
 @pytest.fixture(scope='session')
-def csl_daily_root(shared_data, tmp_path_factory) -> str:
+def csl_daily_root(release_data, tmp_path_factory) -> str:
     """``CSL-Daily`` with ``sentence_label/`` files and JPG frame folders."""
     root = str(tmp_path_factory.mktemp('csl-daily') / 'CSL-Daily')
-    lengths = write_csl_daily_labels(shared_data, root, SAMPLES_PER_SPLIT)
+    lengths = write_csl_daily_labels(release_data, root, SAMPLES_PER_SPLIT)
     for name, length in lengths.items():
         write_frames(osp.join(root, 'sentence', 'frames_256x256', name), length,
                      lambda t: f'{t:06d}.jpg')
-    shutil.copy(osp.join(shared_data, 'CSL-Daily', 'gloss_vocab.json'),
+    shutil.copy(osp.join(release_data, 'CSL-Daily', 'gloss_vocab.json'),
                 osp.join(root, 'gloss_vocab.json'))
     return root
 
 
 @pytest.fixture(scope='session')
-def csl_root(shared_data, tmp_path_factory) -> str:
+def csl_root(release_data, tmp_path_factory) -> str:
     """CSL with the published ``train.txt`` / ``dev.txt`` lines and JPG frame folders."""
     root = str(tmp_path_factory.mktemp('csl') / 'csl')
-    src = osp.join(shared_data, 'CSL')
+    src = osp.join(release_data, 'CSL')
     for split in ('train', 'dev'):
         with open(osp.join(src, f'{split}.txt'), encoding='utf-8') as f:
             lines = f.read().splitlines()[:SAMPLES_PER_SPLIT]

@@ -13,9 +13,9 @@ def load_tool():
     return module
 
 
-def test_benchmark_counts_frames(tmp_path, shared_data):
+def test_benchmark_counts_frames(tmp_path, release_data):
     tool = load_tool()
-    lengths = tool.read_lengths(osp.join(shared_data, 'phoenix2014', 'train_lengths.csv'),
+    lengths = tool.read_lengths(tool.DEFAULT_LENGTHS,
                                 3, seed=0)
     assert len(lengths) == 3 and all(27 <= n <= 299 for n in lengths)
     infos = tool.write_synthetic(str(tmp_path), [5, 7], noise=2.0, seed=0)

@@ -19,62 +19,62 @@ def load_tool():
     return module
 
 
-def released(shared_data: str, folder: str) -> dict:
-    with open(osp.join(shared_data, folder, 'gloss_vocab.json'), encoding='utf-8') as f:
+def released(release_data: str, folder: str) -> dict:
+    with open(osp.join(release_data, folder, 'gloss_vocab.json'), encoding='utf-8') as f:
         return json.load(f)
 
 
-def test_phoenix2014_command_line_equals_released_vocabulary(shared_data, tmp_path):
+def test_phoenix2014_command_line_equals_released_vocabulary(release_data, tmp_path):
     out = tmp_path / 'vocab.json'
     proc = subprocess.run([
         sys.executable, TOOL, '--dataset', 'phoenix2014', '--root',
-        osp.join(shared_data, 'phoenix2014'), '--out', str(out)
+        osp.join(release_data, 'phoenix2014'), '--out', str(out)
     ], capture_output=True, text=True, cwd=str(tmp_path), timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert '1295 glosses' in proc.stdout
     built = json.loads(out.read_text(encoding='utf-8'))
-    reference = released(shared_data, 'phoenix2014')
+    reference = released(release_data, 'phoenix2014')
     assert built == {'blank_id': 0, 'glosses': reference['glosses']}
     assert len(built['glosses']) == 1295
 
 
 @pytest.mark.parametrize('dataset,folder,size', [('phoenix2014t', 'phoenix2014-T', 1115),
                                                   ('csl', 'CSL', 179)])
-def test_released_vocabularies(dataset, folder, size, shared_data, tmp_path):
+def test_released_vocabularies(dataset, folder, size, release_data, tmp_path):
     out = str(tmp_path / 'vocab.json')
     assert load_tool().main(['--dataset', dataset, '--root',
-                             osp.join(shared_data, folder), '--out', out]) == 0
+                             osp.join(release_data, folder), '--out', out]) == 0
     with open(out, encoding='utf-8') as f:
         built = json.load(f)
     assert built['blank_id'] == 0
-    assert built['glosses'] == released(shared_data, folder)['glosses']
+    assert built['glosses'] == released(release_data, folder)['glosses']
     assert len(built['glosses']) == size
 
 
-def test_csl_daily_from_its_label_files(shared_data, tmp_path):
-    # ../shared/data has the real names and glosses of every CSL-Daily video (STM files
+def test_csl_daily_from_its_label_files(release_data, tmp_path):
+    # tests/data has the real names and glosses of every CSL-Daily video (STM files
     # and video_map rows); written as the release's sentence_label/ files.
-    lengths = write_csl_daily_labels(shared_data, str(tmp_path))
+    lengths = write_csl_daily_labels(release_data, str(tmp_path))
     assert len(lengths) == 18401 + 1077 + 1176
     out = str(tmp_path / 'vocab.json')
     assert load_tool().main(['--dataset', 'csl-daily', '--root', str(tmp_path),
                              '--out', out]) == 0
     with open(out, encoding='utf-8') as f:
         glosses = json.load(f)['glosses']
-    assert glosses == released(shared_data, 'CSL-Daily')['glosses']
+    assert glosses == released(release_data, 'CSL-Daily')['glosses']
     assert len(glosses) == 2000
 
 
-def test_train_only_option(shared_data, tmp_path):
+def test_train_only_option(release_data, tmp_path):
     out = str(tmp_path / 'vocab.json')
     assert load_tool().main(['--dataset', 'phoenix2014', '--root',
-                             osp.join(shared_data, 'phoenix2014'), '--out', out,
+                             osp.join(release_data, 'phoenix2014'), '--out', out,
                              '--train-only']) == 0
     with open(out, encoding='utf-8') as f:
         glosses = json.load(f)['glosses']
-    full = released(shared_data, 'phoenix2014')['glosses']
+    full = released(release_data, 'phoenix2014')['glosses']
     assert glosses == sorted(glosses) and set(glosses) < set(full)
-    train_csv = osp.join(shared_data, 'phoenix2014', 'annotations', 'manual',
+    train_csv = osp.join(release_data, 'phoenix2014', 'annotations', 'manual',
                          'train.corpus.csv')
     with open(train_csv, encoding='utf-8') as f:
         train = {g for line in f.read().splitlines()[1:] for g in line.split('|')[3].split()}

@@ -57,9 +57,9 @@ def test_phoenix2014_preprocess_resizes_and_writes_vocabulary(phoenix2014_root, 
     assert report.startswith('missing\t01April_2010_Thursday_heute_default-0: frame folder')
 
 
-def test_check_only_compares_counts_with_the_annotations(shared_data, tmp_path, capsys):
+def test_check_only_compares_counts_with_the_annotations(release_data, tmp_path, capsys):
     root = str(tmp_path)
-    lengths = write_csl_daily_labels(shared_data, root, per_split=1)
+    lengths = write_csl_daily_labels(release_data, root, per_split=1)
     names = list(lengths)
     for k, name in enumerate(names):
         count = lengths[name] - (1 if k == 1 else 0)  # one folder lacks a frame

@@ -53,19 +53,19 @@ CASES = [
 ]
 
 
-def stm_refs(shared_data: str, folder: str, split: str) -> dict:
+def stm_refs(release_data: str, folder: str, split: str) -> dict:
     """References of the real release (STM), keyed by the sample id mmsign uses."""
-    stm = osp.join(shared_data, folder, f'{folder}-groundtruth-{split}.stm')
+    stm = osp.join(release_data, folder, f'{folder}-groundtruth-{split}.stm')
     return {osp.basename(k): v for k, v in read_stm(stm).items()}
 
 
 @pytest.mark.parametrize('name,cls,fixture,folder,splits', CASES,
                          ids=[c[0] for c in CASES])
 def test_config_pipelines_load_fixture_tree(name, cls, fixture, folder, splits, request,
-                                            shared_data):
+                                            release_data):
     root = request.getfixturevalue(fixture)
     cfg = load_config(name, root)
-    vocab = GlossVocabulary.load(osp.join(shared_data, folder, 'gloss_vocab.json'))
+    vocab = GlossVocabulary.load(osp.join(release_data, folder, 'gloss_vocab.json'))
     assert cfg.num_classes == vocab.num_classes
     assert cfg.train_dataloader.collate_fn == dict(type='pseudo_collate')
     init_default_scope('mmaction')
@@ -79,7 +79,7 @@ def test_config_pipelines_load_fixture_tree(name, cls, fixture, folder, splits, 
             # Labels are the release's own glosses; ids follow the released class order.
             ref_split = 'dev' if (name == 'csl' and split == 'dev') else split
             if name not in ('phoenix2014', ):  # PHOENIX14 STMs are normalised references
-                assert info['gloss_text'] == stm_refs(shared_data, folder,
+                assert info['gloss_text'] == stm_refs(release_data, folder,
                                                       ref_split)[info['sample_id']]
             assert info['gloss_ids'] == vocab.encode(info['gloss_text'])
             assert min(info['gloss_ids']) >= 1

@@ -96,12 +96,12 @@ def test_writers_refuse_words_that_are_not_one_token(tmp_path, word):
         write_stm(str(tmp_path / 'r.stm'), {'x': [word]})
 
 
-def test_reads_the_real_references(shared_data):
-    phoenix = read_stm(osp.join(shared_data, 'phoenix2014', 'phoenix2014-groundtruth-test.stm'))
+def test_reads_the_real_references(release_data):
+    phoenix = read_stm(osp.join(release_data, 'phoenix2014', 'phoenix2014-groundtruth-test.stm'))
     assert len(phoenix) == 629  # the last line has no newline
     assert phoenix['24January_2013_Thursday_heute_default-12'] == [
         'SAMSTAG', 'KALT', 'MINUS', 'ZEHN', 'TEMPERATUR', 'SONNTAG', 'GLATT', 'EIS', 'REGEN'
     ]
-    csl = read_stm(osp.join(shared_data, 'CSL-Daily', 'CSL-Daily-groundtruth-dev.stm'))
+    csl = read_stm(osp.join(release_data, 'CSL-Daily', 'CSL-Daily-groundtruth-dev.stm'))
     assert len(csl) == 1077
     assert csl['S000020_P0000_T00'] == ['他', '今天', '年龄', '4']

@@ -23,9 +23,9 @@ score_wer = _load_cli()
 
 
 @pytest.fixture
-def phoenix_dev_files(shared_data, tmp_path):
+def phoenix_dev_files(release_data, tmp_path):
     """PHOENIX14 dev reference and a CTM with raw glosses, errors and a missing sample."""
-    ref = osp.join(shared_data, 'phoenix2014', 'phoenix2014-groundtruth-dev.stm')
+    ref = osp.join(release_data, 'phoenix2014', 'phoenix2014-groundtruth-dev.stm')
     references = read_stm(ref)
     hypotheses = {}
     for k, (sample_id, words) in enumerate(references.items()):

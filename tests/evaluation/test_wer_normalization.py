@@ -90,10 +90,10 @@ def test_unknown_name_lists_the_known_ones():
     assert set(NORMALIZATIONS) == {'phoenix2014', 'none'}
 
 
-def test_agrees_with_the_released_sed_script_on_the_whole_vocabulary(shared_data, tmp_path):
+def test_agrees_with_the_released_sed_script_on_the_whole_vocabulary(release_data, tmp_path):
     glosses = []
     for dataset in ('phoenix2014', 'phoenix2014-T'):
-        with open(osp.join(shared_data, dataset, 'gloss_vocab.json'), encoding='utf-8') as f:
+        with open(osp.join(release_data, dataset, 'gloss_vocab.json'), encoding='utf-8') as f:
             glosses += json.load(f)['glosses']
     glosses += ['__EPENTHESIS__', 'loc-ZEIGEN', 'ZEIGEN-PLUSPLUS', 'NORDRAUM-PLUSPLUS',
                 'poss-S0NNE', '__EMO__EMOTION__TION__', 'cl-lh-HABEN2']

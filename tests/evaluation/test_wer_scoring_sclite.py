@@ -26,8 +26,8 @@ PHOENIX_NOISE = ['__EMOTION__', '__PU__', '__LEFTHAND__', '__EPENTHESIS__', 'S0N
                  'TRAUM', 'loc-NORD', '__ON__', '__OFF__']
 
 
-def _vocabulary(shared_data, dataset):
-    with open(osp.join(shared_data, dataset, 'gloss_vocab.json'), encoding='utf-8') as f:
+def _vocabulary(release_data, dataset):
+    with open(osp.join(release_data, dataset, 'gloss_vocab.json'), encoding='utf-8') as f:
         return json.load(f)['glosses']
 
 
@@ -101,11 +101,11 @@ SPLITS = [('phoenix2014', 'phoenix2014-groundtruth-dev.stm', 'phoenix2014'),
 @pytest.mark.parametrize('dataset, stm, normalize', SPLITS,
                          ids=[stm.split('-groundtruth-')[0] + '-' + stm.split('-')[-1][:-4]
                               for _, stm, _ in SPLITS])
-def test_counts_equal_the_official_pipeline(shared_data, tmp_path, dataset, stm, normalize,
+def test_counts_equal_the_official_pipeline(release_data, tmp_path, dataset, stm, normalize,
                                             set_index):
-    ref_path = osp.join(shared_data, dataset, stm)
+    ref_path = osp.join(release_data, dataset, stm)
     references = read_stm(ref_path)
-    hypotheses = random_hypotheses(references, _vocabulary(shared_data, dataset),
+    hypotheses = random_hypotheses(references, _vocabulary(release_data, dataset),
                                    seed=zlib.crc32(stm.encode()) + set_index,
                                    phoenix=normalize != 'none')
     score = _check_against_sclite(ref_path, hypotheses, normalize, str(tmp_path))
@@ -113,10 +113,10 @@ def test_counts_equal_the_official_pipeline(shared_data, tmp_path, dataset, stm,
 
 
 @requires_sclite
-def test_phoenix2014t_uses_the_same_rules(shared_data, tmp_path):
-    ref_path = osp.join(shared_data, 'phoenix2014-T', 'phoenix2014-T-groundtruth-test.stm')
+def test_phoenix2014t_uses_the_same_rules(release_data, tmp_path):
+    ref_path = osp.join(release_data, 'phoenix2014-T', 'phoenix2014-T-groundtruth-test.stm')
     references = read_stm(ref_path)
-    hypotheses = random_hypotheses(references, _vocabulary(shared_data, 'phoenix2014-T'),
+    hypotheses = random_hypotheses(references, _vocabulary(release_data, 'phoenix2014-T'),
                                    seed=7, phoenix=True)
     _check_against_sclite(ref_path, hypotheses, 'phoenix2014', str(tmp_path))
 

@@ -34,20 +34,20 @@ def run_tool(tool, tmp_path, *args):
     return json.loads(out.read_text())
 
 
-def expected_frames(tool, split, shared_data, steps, warmup, batch_videos=2, seed=0):
-    rows = tool.read_lengths(osp.join(shared_data, 'phoenix2014', f'{split}_lengths.csv'))
+def expected_frames(tool, split, release_data, steps, warmup, batch_videos=2, seed=0):
+    rows = tool.read_lengths(tool.default_lengths_file(split))
     batches = tool.draw_batches(rows, batch_videos, warmup + steps, seed)
     return sum(n for batch in batches[warmup:] for _, n, _ in batch)
 
 
-def test_cpu_training_steps_report_sane_numbers(tool, tmp_path, shared_data, capsys):
+def test_cpu_training_steps_report_sane_numbers(tool, tmp_path, release_data, capsys):
     result = run_tool(tool, tmp_path, '--train', '--steps', '2', '--warmup', '1')
     assert KEYS <= set(result)
     assert result['mode'] == 'train' and result['device'] == 'cpu'
     assert result['amp'] == 'none' and result['checkpointing'] == 'none'
     assert result['lengths_file'].endswith(osp.join('phoenix2014', 'train_lengths.csv'))
     # real PHOENIX14 training lengths (27 to 299 frames), nothing padded through the ViT
-    assert result['real_frames'] == expected_frames(tool, 'train', shared_data, 2, 1)
+    assert result['real_frames'] == expected_frames(tool, 'train', release_data, 2, 1)
     assert result['backbone_frames'] == result['real_frames']
     assert 2 * 27 <= result['frames_per_step'] <= 2 * 299
     assert result['frames_per_s'] > 0 and result['s_per_step'] > 0
@@ -62,13 +62,13 @@ def test_cpu_training_steps_report_sane_numbers(tool, tmp_path, shared_data, cap
     assert 'real frames/s' in text and 'n/a' in text
 
 
-def test_cpu_inference_bf16_with_a_given_peak(tool, tmp_path, shared_data):
+def test_cpu_inference_bf16_with_a_given_peak(tool, tmp_path, release_data):
     result = run_tool(tool, tmp_path, '--infer', '--steps', '2', '--warmup', '1',
                       '--amp', 'bf16', '--peak-tflops', '0.5')
     assert KEYS <= set(result)
     assert result['mode'] == 'infer' and result['amp'] == 'bf16' and result['decode']
     assert result['lengths_file'].endswith(osp.join('phoenix2014', 'dev_lengths.csv'))
-    assert result['real_frames'] == expected_frames(tool, 'dev', shared_data, 2, 1)
+    assert result['real_frames'] == expected_frames(tool, 'dev', release_data, 2, 1)
     assert result['frames_per_s'] > 0
     assert result['peak_flops_per_s'] == 0.5e12
     assert math.isclose(result['mfu'], result['achieved_flops_per_s'] / 0.5e12)

@@ -1,7 +1,7 @@
 """Released AdaptSign checkpoints -> mmsign checkpoints.
 
 The released file is built here exactly as the released training code writes it (keys,
-shapes and dtypes of ../shared/data/official_adaptsign_vitb16_state_dict_keys.json,
+shapes and dtypes of tests/data/official_adaptsign_vitb16_state_dict_keys.json,
 random values, the shared classifier saved under two keys, optimiser / scheduler / RNG
 states), converted with the tool, and loaded strictly into the recipe's model.
 """
@@ -119,8 +119,8 @@ def save_released(path, model_state_dict, epoch=39, rng_extra=None):
 
 
 @pytest.fixture(scope='module')
-def released_entries(shared_data):
-    with open(osp.join(shared_data, KEYS_FILE)) as f:
+def released_entries(release_data):
+    with open(osp.join(release_data, KEYS_FILE)) as f:
         return json.load(f)['keys']
 
 
@@ -159,10 +159,10 @@ def test_inverse_table_reproduces_the_released_key_list(released_entries):
         assert (inverse[entry['key']] in trainable) == entry['trainable'], entry['key']
 
 
-def test_released_checkpoint_converts_and_loads_strictly(released, shared_data, tmp_path):
+def test_released_checkpoint_converts_and_loads_strictly(released, release_data, tmp_path):
     src, original = released
     dst = str(tmp_path / 'adaptsign_phoenix14_released.pth')
-    vocab_file = osp.join(shared_data, 'phoenix2014', 'gloss_vocab.json')
+    vocab_file = osp.join(release_data, 'phoenix2014', 'gloss_vocab.json')
     tool = load_tool('model_converters/adaptsign_official_to_mmsign.py')
     assert tool.main([src, dst, '--vocab', vocab_file, '--dataset', 'phoenix2014']) == 0
 
@@ -221,11 +221,11 @@ def test_released_checkpoint_converts_and_loads_strictly(released, shared_data, 
     assert model.backbone.aggregation.blocks[7].attn.in_proj_weight.requires_grad
 
 
-def test_mismatched_vocabulary_is_refused_clearly(released, shared_data, tmp_path, capsys):
+def test_mismatched_vocabulary_is_refused_clearly(released, release_data, tmp_path, capsys):
     src, _ = released
     dst = str(tmp_path / 'out.pth')
     tool = load_tool('model_converters/adaptsign_official_to_mmsign.py')
-    csl_daily = osp.join(shared_data, 'CSL-Daily', 'gloss_vocab.json')
+    csl_daily = osp.join(release_data, 'CSL-Daily', 'gloss_vocab.json')
     assert tool.main([src, dst, '--vocab', csl_daily]) == 1
     error = capsys.readouterr().err
     assert ('the checkpoint has 1296 classes (1295 glosses + blank) but the vocabulary has '
@@ -242,9 +242,9 @@ def test_recipe_of_another_dataset_is_refused(released, tmp_path, capsys):
             'the count is that of phoenix2014') in capsys.readouterr().err
 
 
-def test_shared_vocabularies_fit_their_released_class_counts(shared_data):
+def test_shared_vocabularies_fit_their_released_class_counts(release_data):
     for dataset, folder in VOCAB_FOLDERS.items():
-        vocab = GlossVocabulary.load(osp.join(shared_data, folder, 'gloss_vocab.json'))
+        vocab = GlossVocabulary.load(osp.join(release_data, folder, 'gloss_vocab.json'))
         assert vocab.num_classes == RELEASED_NUM_CLASSES[dataset]
         assert check_vocabulary(vocab.num_classes, vocab, dataset) == []
 

@@ -32,7 +32,6 @@ import contextlib
 import copy
 import csv
 import json
-import os
 import os.path as osp
 import platform
 import statistics
@@ -59,14 +58,13 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16, 'none': None}
 DTYPE_NAMES = {torch.bfloat16: 'bf16', torch.float16: 'fp16', None: 'none'}
 FLOP_COUNT_FRAMES = 64
+#: Per-video frame and gloss counts of the PHOENIX14 release (data/README.md).
+LENGTHS_ROOT = osp.join(osp.dirname(osp.abspath(__file__)), 'data', 'phoenix2014')
 
 
 def default_lengths_file(split: str) -> str:
-    """``<split>_lengths.csv`` of PHOENIX14 in ``../shared/data`` beside the checkout (or
-    ``$MMSIGN_SHARED_DATA``)."""
-    root = os.environ.get('MMSIGN_SHARED_DATA',
-                          osp.join(osp.dirname(REPO_ROOT), 'shared', 'data'))
-    return osp.join(root, 'phoenix2014', f'{split}_lengths.csv')
+    """``<split>_lengths.csv`` of PHOENIX14, kept beside this tool (``data/phoenix2014``)."""
+    return osp.join(LENGTHS_ROOT, f'{split}_lengths.csv')
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -98,7 +96,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="'cuda', 'cuda:1', 'cpu' (default: cuda if available)")
     parser.add_argument('--lengths-file', default=None,
                         help='CSV with num_frames and num_glosses columns (default: PHOENIX14 '
-                             'train_lengths.csv / dev_lengths.csv in ../shared/data)')
+                             'train_lengths.csv / dev_lengths.csv in tools/analysis/data)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the length draws')
     parser.add_argument('--no-decode', action='store_true',
                         help='--infer: stop at the logits (no CTC decoding)')
@@ -128,8 +126,8 @@ def read_lengths(path: str) -> List[Tuple[str, int, int]]:
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'video lengths not found at {path}: pass --lengths-file (a CSV with '
-            'num_frames and num_glosses columns, e.g. ../shared/data/phoenix2014/'
-            'train_lengths.csv) or set MMSIGN_SHARED_DATA to the shared data folder')
+            'num_frames and num_glosses columns, e.g. tools/analysis/data/phoenix2014/'
+            'train_lengths.csv)')
     with open(path, newline='', encoding='utf-8') as f:
         rows = [(row.get('fileid', f'video{i}'), int(row['num_frames']),
                  int(row.get('num_glosses') or 1))

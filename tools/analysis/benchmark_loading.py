@@ -13,7 +13,7 @@ train pipeline decodes fewer (only the distinct frames the temporal rescale keep
 
 By default it writes synthetic 256x256 PNG videos (a signer-like scene with camera
 noise, about 95 KB per frame) whose lengths are drawn from the real PHOENIX14 training
-split (``--lengths``, a ``*_lengths.csv`` of ../shared/data). ``--data-root`` benchmarks
+split (``--lengths``, a ``*_lengths.csv`` such as tools/analysis/data/phoenix2014/). ``--data-root`` benchmarks
 frame folders of a prepared dataset instead::
 
     python tools/analysis/benchmark_loading.py --num-videos 40
@@ -48,7 +48,7 @@ from mmsign.datasets.transforms import (
 from mmsign.datasets.transforms.loading import list_frames
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEFAULT_LENGTHS = osp.join(osp.dirname(REPO_ROOT), 'shared', 'data', 'phoenix2014',
+DEFAULT_LENGTHS = osp.join(REPO_ROOT, 'tools', 'analysis', 'data', 'phoenix2014',
                            'train_lengths.csv')
 
 

@@ -2,7 +2,7 @@
 
 Example::
 
-    python tools/analysis/benchmark_wer.py --data-root ../shared/data --repeats 20
+    python tools/analysis/benchmark_wer.py --repeats 20
 
 A simulated system output (fixed seed, about 25 % WER, raw training glosses such as
 ``loc-NORD`` and ``__EPENTHESIS__`` included) is scored three ways:
@@ -40,6 +40,8 @@ from mmsign.evaluation import (
     write_ctm,
 )
 
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
 # preprocess.sh of the PHOENIX release, the rules that fire on one gloss per line.
 SED_RULES = [
     's,loc-,,g', 's,cl-,,g', 's,qu-,,g', 's,poss-,,g', 's,lh-,,g', 's,S0NNE,SONNE,g',
@@ -63,7 +65,7 @@ awk 'NR == FNR {{ seen[$1] = 1; next }} !($1 in seen) {{ print $1 " 1 0.000 0.03
 def parse_args() -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--data-root', default=osp.join('..', 'shared', 'data'),
+    parser.add_argument('--data-root', default=osp.join(REPO_ROOT, 'tests', 'data'),
                         help='folder with phoenix2014/phoenix2014-groundtruth-test.stm')
     parser.add_argument('--repeats', type=int, default=20, help='runs per method')
     parser.add_argument('--sclite', default=None, help='sclite binary (default: on PATH '

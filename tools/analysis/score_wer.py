@@ -3,7 +3,7 @@
 Examples::
 
     python tools/analysis/score_wer.py \\
-        --ref ../shared/data/phoenix2014/phoenix2014-groundtruth-test.stm \\
+        --ref tests/data/phoenix2014/phoenix2014-groundtruth-test.stm \\
         --hyp work_dirs/adaptsign_phoenix14/hyp_seq.ctm --normalize phoenix2014
     python tools/analysis/score_wer.py --ref REF.stm --hyp HYP.ctm --json --sclite
 

@@ -248,14 +248,14 @@ OFFICIAL_TO_MMSIGN = [
 ]
 
 
-def test_vit_b16_matches_released_model(shared_data):
+def test_vit_b16_matches_released_model(release_data):
     """Counts and parameter layout of the released ViT-B/16 AdaptSign backbone."""
     with torch.device('meta'):
         model = AdaptSignViT('ViT-B-16')
     assert model.parameter_counts() == {'trainable': 50_205_699, 'frozen': 85_798_656}
     assert model.out_channels == 512
 
-    with open(osp.join(shared_data, 'official_adaptsign_vitb16_state_dict_keys.json')) as f:
+    with open(osp.join(release_data, 'official_adaptsign_vitb16_state_dict_keys.json')) as f:
         official = [entry for entry in json.load(f)['keys']
                     if entry['key'].startswith('conv2d.visual.')]
     params = dict(model.named_parameters())
