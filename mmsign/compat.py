@@ -14,6 +14,7 @@ Nothing else in mmsign knows about these fixes. :func:`apply` must run before
 """
 import importlib
 import importlib.util
+import os
 import sys
 import types
 import warnings
@@ -39,13 +40,27 @@ def _module_missing(name: str) -> bool:
         return True
 
 
+def _drn_in_wheel() -> bool:
+    """Whether mmaction2's files include ``models/localizers/drn``.
+
+    Looked up on disk: ``find_spec`` of the dotted name would import its parents,
+    ``mmaction.models`` among them (seconds of start-up, and the failure being fixed).
+    """
+    spec = importlib.util.find_spec('mmaction')
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    return any(
+        os.path.isfile(os.path.join(location, 'models', 'localizers', 'drn', '__init__.py'))
+        for location in spec.submodule_search_locations)
+
+
 def install_drn_stand_in() -> bool:
     """Register an empty ``mmaction.models.localizers.drn`` when the wheel lacks it.
 
     Returns:
         bool: True if a stand-in was installed.
     """
-    if DRN_MODULE in sys.modules or not _module_missing(DRN_MODULE):
+    if DRN_MODULE in sys.modules or _drn_in_wheel():
         return False
     package = types.ModuleType(DRN_MODULE)
     package.__path__ = []

@@ -5,18 +5,26 @@ No GPU is needed: the CPU autocasts to bf16 too (``SignAmpOptimWrapper(cpu_dtype
 temporal correlation, fp32 CTC and distillation).
 
 - One step, same weights and batch: losses, logits and gradients agree to bf16 rounding.
-- Training (slow): both runs start from the same weights and see the same batches; the
-  bf16 run also validates under bf16 autocast. A run's WER depends on when CTC leaves its
-  all-blank phase, which moves by epochs from seed to seed (measured on this recipe with
-  96 training videos: after 40 epochs fp32 reached 2.0, 2.0 and 17.7 % WER with seeds 0,
-  1, 2, bf16 0.6, 0.0 and 7.0 %; after 32 epochs, seed 0: fp32 1.4, bf16 11.0 %), so one
-  pair of runs cannot show that two WERs are equal within a point (those figures are from
-  runs that also validated every 10 epochs); the test checks that
-  bf16 is not worse than fp32 by more than one point after 40 epochs (scored on 120
-  held-out videos, about 350 glosses) and that both learned.
+- A short loss curve (20 Adam steps on one batch, same start): every bf16 loss is within
+  ``CURVE_TOLERANCE`` of the fp32 loss of the same step, a bound set by bf16's precision
+  (unit roundoff ``u = 2**-8``; the one-step error is about ``0.06 u``, the 20-step curve
+  drifted by at most 1.6 % = ``4 u`` on an AMX and an AVX2 CPU). After 20 steps the runs have
+  not yet drifted apart (the loss falls from 58 to 11 on both).
+- The check can fail: with the CTC log-probabilities computed in bf16 (the precision the
+  model deliberately avoids there), the curve leaves the bound by 5 to 10 times it. Rounding
+  the gradients to 3, or even 1, mantissa bits or keeping the weights in bf16 does not
+  (measured: at most 1.6, 1.4 and 2.0 %): Adam normalises each step, so those do not break
+  training in 20 steps, and the test does not pretend they do.
+- Both precisions learn (slow): 40 epochs each end with a dev WER far below the ~100 % of an
+  untrained model. Their WERs are not compared: a run's WER depends on when CTC leaves its
+  all-blank phase, which moves by epochs from seed to seed (fp32 2.0, 2.0 and 17.7 % with
+  seeds 0, 1, 2 on this recipe), so one pair of runs measures seed noise, not bf16 error.
 """
 import copy
+import os
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -87,6 +95,92 @@ def test_bf16_step_matches_fp32():
     assert F.cosine_similarity(flat32, flat16, dim=0) > 0.98
 
 
+#: bf16's unit roundoff: the relative error of rounding one number to bf16.
+BF16_UNIT_ROUNDOFF = 2.0**-8
+#: Largest relative loss difference allowed on the 20-step curve: 8 u (3.1 %), twice the
+#: drift measured on AMX and AVX2 kernels.
+CURVE_TOLERANCE = 8 * BF16_UNIT_ROUNDOFF
+CURVE_STEPS = 20
+
+
+def curve_model_and_batch():
+    """The synthetic recipe's model (fixed start) and one batch of two random videos."""
+    init_default_scope('mmaction')
+    model_cfg = Config.fromfile(CONFIG).model.to_dict()
+    model_cfg['head']['lstm_dropout'] = 0.0
+    torch.manual_seed(0)
+    model = MODELS.build(model_cfg).train()
+    generator = torch.Generator().manual_seed(0)
+    inputs, samples = [], []
+    for num_frames, num_glosses in ((48, 4), (40, 3)):
+        inputs.append(torch.randint(0, 256, (num_frames, 3, 32, 32), generator=generator,
+                                    dtype=torch.uint8))
+        sample = ActionDataSample()
+        sample.set_metainfo(dict(sample_id=f'video{num_frames}'))
+        sample.gt_glosses = torch.randint(1, 17, (num_glosses, ), generator=generator)
+        samples.append(sample)
+    return model, dict(inputs=inputs, data_samples=samples)
+
+
+def loss_curve(model, batch, cpu_dtype, steps=CURVE_STEPS):
+    """Losses of ``steps`` Adam steps of a copy of ``model`` on ``batch``."""
+    model = copy.deepcopy(model)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    wrapper = SignAmpOptimWrapper(optimizer=torch.optim.Adam(trainable, lr=2e-3),
+                                  cpu_dtype=cpu_dtype)
+    losses = []
+    for _ in range(steps):
+        with wrapper.optim_context(model):
+            data = model.data_preprocessor(batch, True)
+            loss, _ = model.parse_losses(model(**data, mode='loss'))
+        wrapper.update_params(loss)
+        losses.append(float(loss))
+    return losses
+
+
+def curve_drift(reference, other):
+    """Largest relative difference between two loss curves, step by step."""
+    return max(abs(a - b) / abs(b) for a, b in zip(other, reference))
+
+
+@pytest.fixture(scope='module')
+def fp32_curve():
+    model, batch = curve_model_and_batch()
+    return model, batch, loss_curve(model, batch, None)
+
+
+def test_bf16_loss_curve_follows_fp32(fp32_curve):
+    model, batch, fp32 = fp32_curve
+    bf16 = loss_curve(model, batch, 'bfloat16')
+    assert fp32[-1] < 0.5 * fp32[0] and bf16[-1] < 0.5 * bf16[0]  # both are learning
+    assert curve_drift(fp32, bf16) < CURVE_TOLERANCE, (fp32, bf16)
+
+
+def test_curve_check_fails_when_bf16_breaks_the_loss(fp32_curve, monkeypatch):
+    # The break: CTC log-probabilities in bf16 (the model computes them in fp32).
+    model, batch, fp32 = fp32_curve
+    log_softmax = torch.Tensor.log_softmax
+
+    def bf16_log_softmax(self, *args, **kwargs):
+        return log_softmax(self.to(torch.bfloat16), *args, **kwargs).float()
+
+    monkeypatch.setattr(torch.Tensor, 'log_softmax', bf16_log_softmax)
+    broken = loss_curve(model, batch, 'bfloat16')
+    assert curve_drift(fp32, broken) > CURVE_TOLERANCE, (fp32, broken)
+
+
+def test_bf16_checks_hold_with_avx2_kernels():
+    # The CPU's bf16 kernels differ by instruction set (AMX, AVX-512 BF16, AVX2): the
+    # fast checks of this file again, with AVX2 kernels forced.
+    env = dict(os.environ, ATEN_CPU_CAPABILITY='avx2')
+    done = subprocess.run(
+        [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', __file__, '-m',
+         'not slow', '-k', 'not avx2'], env=env, capture_output=True, text=True,
+        cwd=REPO, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert '3 passed' in done.stdout
+
+
 def train_and_validate(data_root: str, work_dir: str, cpu_dtype):
     """Train the synthetic recipe on the small set and validate once at the end.
 
@@ -120,7 +214,7 @@ def train_and_validate(data_root: str, work_dir: str, cpu_dtype):
 
 
 @pytest.mark.slow
-def test_bf16_training_reaches_the_fp32_wer(tmp_path, monkeypatch):
+def test_both_precisions_learn(tmp_path, monkeypatch):
     # One thread: on a loaded 2-core machine two OpenMP threads made this 10x slower.
     torch.set_num_threads(1)
     monkeypatch.setattr('mmengine.config.config.FormatCode',
@@ -134,8 +228,5 @@ def test_bf16_training_reaches_the_fp32_wer(tmp_path, monkeypatch):
           f'fp32 {fp32_losses[-1]:.4f}, bf16 {bf16_losses[-1]:.4f}')
     # Same weights, same first batch: the losses differ by bf16 rounding only.
     assert abs(bf16_losses[0] - fp32_losses[0]) < 0.01 * fp32_losses[0]
-    # Both learned (an untrained CTC model deletes nearly everything: about 100 % WER) ...
+    # Both learned: an untrained CTC model deletes nearly everything (about 100 % WER).
     assert fp32_wer < 50 and bf16_wer < 50
-    # ... and bf16 is not worse than fp32 by more than a point (on the 2-core build
-    # machine: fp32 1.12 %, bf16 0.84 %; about 3 minutes for the two runs).
-    assert bf16_wer <= fp32_wer + 1.0

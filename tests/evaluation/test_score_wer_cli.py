@@ -2,6 +2,8 @@
 import importlib.util
 import json
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 from sclite_oracle import official_pipeline, requires_sclite
@@ -116,3 +118,24 @@ def test_parse_sclite_dtl():
     counts = score_wer.parse_sclite_dtl(text)
     assert (counts.substitutions, counts.deletions, counts.insertions, counts.ref_words) == (
         4, 3, 0, 9)
+
+
+def test_a_fresh_process_scores_without_torch_or_mmengine(phoenix_dev_files):
+    # The command's start-up is the point: scoring is pure Python (docs/benchmarks.md).
+    ref, ctm = phoenix_dev_files
+    script = osp.join(REPO_ROOT, 'tools', 'analysis', 'score_wer.py')
+    probe = ('import runpy, sys\n'
+             f'sys.argv = [{script!r}, "--ref", {ref!r}, "--hyp", {ctm!r}, "--json"]\n'
+             'try:\n'
+             f'    runpy.run_path({script!r}, run_name="__main__")\n'
+             'except SystemExit as done:\n'
+             '    assert done.code == 0, done.code\n'
+             'heavy = sorted(m for m in ("torch", "mmengine", "mmaction", "numpy", "mmsign")\n'
+             '               if m in sys.modules)\n'
+             'print("HEAVY", heavy)\n')
+    done = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True,
+                          cwd=str(osp.dirname(ref)), timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert json.loads(lines[0])['ref_words'] > 0
+    assert lines[-1] == 'HEAVY []'

@@ -1,12 +1,12 @@
 """Seeded, bounded fuzzing of what users feed mmsign: random bytes as videos and frames,
 random text as annotation CSV and CTM files. Each input must give the documented error or
-a result that matches an independent reading of it; nothing may hang (a watchdog ends the
-run after 120 s)."""
+a result that matches an independent reading of it. The work is bounded by counts (CASES
+inputs of at most a few kilobytes each), not by time; should a reader ever hang, the
+tracebacks of all threads are printed after 10 minutes to show where."""
 import faulthandler
 import math
 import os
 import os.path as osp
-import time
 from operator import itemgetter
 
 import cv2
@@ -18,27 +18,17 @@ from mmsign.datasets.transforms import SignDecode, SignInit
 from mmsign.evaluation.sclite_io import TranscriptFormatError, read_ctm
 
 CASES = 60
-#: Seconds any single input may take.
-PER_CASE = 5.0
 
 
 @pytest.fixture(autouse=True)
-def watchdog():
-    faulthandler.dump_traceback_later(120, exit=True)
+def hang_report():
+    faulthandler.dump_traceback_later(600)
     yield
     faulthandler.cancel_dump_traceback_later()
 
 
 def decode(results: dict) -> dict:
     return SignDecode()(SignInit()(results))
-
-
-def timed(fn, *args):
-    start = time.perf_counter()
-    try:
-        return fn(*args)
-    finally:
-        assert time.perf_counter() - start < PER_CASE
 
 
 def write_video(path: str, frames: int = 12) -> np.ndarray:
@@ -60,7 +50,7 @@ def test_random_and_truncated_videos(tmp_path):
             f.write(data[:int(rng.integers(0, len(data)))] if truncated else
                     data[:int(rng.integers(0, 64))] + rng.bytes(int(rng.integers(0, 30000))))
         try:
-            imgs = timed(decode, dict(filename=path, sample_id=f'video{case}'))['imgs']
+            imgs = decode(dict(filename=path, sample_id=f'video{case}'))['imgs']
         except SignLoadError as e:
             assert e.sample_id == f'video{case}' and e.path == path
             continue
@@ -90,7 +80,7 @@ def test_random_and_truncated_frames(tmp_path, ext):
         with open(bad_path, 'wb') as f:
             f.write(bad)
         with pytest.raises(SignLoadError) as info:
-            timed(decode, dict(frame_dir=str(folder), sample_id=f'sample{case}'))
+            decode(dict(frame_dir=str(folder), sample_id=f'sample{case}'))
         assert info.value.path == bad_path and bad_path in str(info.value)
 
 
@@ -110,7 +100,7 @@ def test_mutated_png_frames_fail_their_checksum(tmp_path):
         with open(path, 'wb') as f:
             f.write(bytes(data))
         with pytest.raises(SignLoadError, match='cannot decode frame'):
-            timed(decode, dict(frame_dir=osp.dirname(path), sample_id=f'png{case}'))
+            decode(dict(frame_dir=osp.dirname(path), sample_id=f'png{case}'))
 
 
 def random_text(rng, alphabet: str, max_lines: int = 12) -> str:
@@ -136,7 +126,7 @@ def test_random_annotation_csv(tmp_path):
             text = HEADER + '\n' + text
         csv.write_text(text, encoding='utf-8')
         try:
-            records = timed(Phoenix2014Dataset.read_annotations, str(tmp_path), 'train')
+            records = Phoenix2014Dataset.read_annotations(str(tmp_path), 'train')
         except SignAnnotationError as e:
             assert str(csv) in str(e)
             continue
@@ -184,7 +174,7 @@ def test_random_ctm(tmp_path):
         path.write_text(text, encoding='utf-8')
         expected = reference_ctm(text)
         try:
-            got = timed(read_ctm, str(path))
+            got = read_ctm(str(path))
         except TranscriptFormatError as e:
             assert expected is None, text
             assert f'{path}:' in str(e)
@@ -200,4 +190,4 @@ def test_random_bytes_as_ctm_are_refused(tmp_path):
     for _ in range(CASES):
         path.write_bytes(b'\xff\xfe' + rng.bytes(int(rng.integers(0, 2000))))
         with pytest.raises(TranscriptFormatError, match='not UTF-8'):
-            timed(read_ctm, str(path))
+            read_ctm(str(path))

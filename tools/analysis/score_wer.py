@@ -13,6 +13,8 @@ them; the released AdaptSign code writes ``output-hypothesis-{dev,test}.ctm`` th
 ``[EMPTY]``-filled hypotheses and reports both; the exit status is 1 if they disagree.
 """
 import argparse
+import importlib
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -21,19 +23,43 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import types
 from typing import Dict, List, Optional
 
-from mmsign.evaluation import (
-    NORMALIZATIONS,
-    CorpusScore,
-    ErrorCounts,
-    TranscriptFormatError,
-    format_alignment_report,
-    format_counts,
-    read_ctm,
-    read_stm,
-    score_corpus,
-)
+#: mmsign.evaluation's modules that score a CTM file: the standard library only.
+PURE_MODULES = ('alignment', 'normalization', 'sclite_io', 'scoring')
+
+
+def load_scoring_modules() -> types.SimpleNamespace:
+    """mmsign's pure-Python WER modules, without ``import mmsign`` unless it is loaded.
+
+    ``import mmsign`` registers every module (torch, mmengine, mmaction2: seconds of
+    start-up); scoring needs none of it. The modules of ``mmsign/evaluation/`` are
+    loaded under a package of their own, which does not run the ``__init__`` files.
+    """
+    if 'mmsign' in sys.modules:
+        package = 'mmsign.evaluation'
+    else:
+        spec = importlib.util.find_spec('mmsign')
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError('mmsign is not installed: pip install -e . in the checkout')
+        package = 'mmsign_pure_evaluation'
+        if package not in sys.modules:
+            module = types.ModuleType(package)
+            module.__path__ = [osp.join(spec.submodule_search_locations[0], 'evaluation')]
+            sys.modules[package] = module
+    return types.SimpleNamespace(**{
+        name: importlib.import_module(f'{package}.{name}') for name in PURE_MODULES})
+
+
+_wer = load_scoring_modules()
+NORMALIZATIONS = _wer.normalization.NORMALIZATIONS
+ErrorCounts = _wer.alignment.ErrorCounts
+TranscriptFormatError = _wer.sclite_io.TranscriptFormatError
+read_ctm, read_stm = _wer.sclite_io.read_ctm, _wer.sclite_io.read_stm
+CorpusScore, score_corpus = _wer.scoring.CorpusScore, _wer.scoring.score_corpus
+format_alignment_report = _wer.scoring.format_alignment_report
+format_counts = _wer.scoring.format_counts
 
 _SCLITE_CANDIDATES = ('sclite', '/usr/lib/sctk/bin/sclite')
 
