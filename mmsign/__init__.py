@@ -2,13 +2,26 @@
 
 Importing this package registers every mmsign module into mmaction2's registries, so
 configs with ``default_scope='mmaction'`` and
-``custom_imports=dict(imports=['mmsign'])`` can build them by type name.
+``custom_imports=dict(imports=['mmsign'])`` can build them by type name. The two
+subpackages that register nothing, :mod:`mmsign.apis` and :mod:`mmsign.visualization`,
+load on first use (``mmsign.apis``, ``from mmsign.apis import ...``): they pull the
+Runner and matplotlib, seconds of start-up that training and scoring do not need.
 """
+import importlib
+
 from mmsign import compat
 
 compat.apply()
 
-from mmsign import apis, datasets, engine, evaluation, models, visualization  # noqa: E402,F401
+from mmsign import datasets, engine, evaluation, models  # noqa: E402,F401
 from mmsign.version import __version__, version_info  # noqa: E402
 
 __all__ = ['__version__', 'version_info']
+
+_ON_FIRST_USE = ('apis', 'visualization')
+
+
+def __getattr__(name: str):
+    if name in _ON_FIRST_USE:
+        return importlib.import_module(f'{__name__}.{name}')
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -1,8 +1,8 @@
-"""Time mmsign's in-process WER against the sclite pipeline on the PHOENIX14 test set.
+"""Time mmsign's WER against the sclite pipeline on a PHOENIX14 split.
 
 Example::
 
-    python tools/analysis/benchmark_wer.py --repeats 20
+    python tools/analysis/benchmark_wer.py --repeats 20 [--split dev]
 
 A simulated system output (fixed seed, about 25 % WER, raw training glosses such as
 ``loc-NORD`` and ``__EPENTHESIS__`` included) is scored three ways:
@@ -11,6 +11,8 @@ A simulated system output (fixed seed, about 25 % WER, raw training glosses such
   memory, which is what ``WERMetric`` does after each validation;
 * ``mmsign, from files``: reading the STM and CTM files, then scoring (what
   ``tools/analysis/score_wer.py`` does once Python is running);
+* ``score_wer.py command``: ``tools/analysis/score_wer.py`` as a fresh process, start-up
+  included, which is what a user running the command waits for;
 * ``sclite pipeline``: the official steps as shell commands (``sed`` normalisation,
   ``sort``, ``[EMPTY]`` filling with ``awk``, ``sclite -f 0``). The released scripts fill
   ``[EMPTY]`` with a Python script, which adds an interpreter start, so this is a lower
@@ -67,6 +69,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--data-root', default=osp.join(REPO_ROOT, 'tests', 'data'),
                         help='folder with phoenix2014/phoenix2014-groundtruth-test.stm')
+    parser.add_argument('--split', default='test', choices=['dev', 'test'],
+                        help='PHOENIX14 split to score (default: test)')
     parser.add_argument('--repeats', type=int, default=20, help='runs per method')
     parser.add_argument('--sclite', default=None, help='sclite binary (default: on PATH '
                         'or /usr/lib/sctk/bin/sclite)')
@@ -121,7 +125,8 @@ def main() -> int:
         print('benchmark_wer: sclite not found: apt-get install sctk or pass --sclite',
               file=sys.stderr)
         return 2
-    ref_path = osp.join(args.data_root, 'phoenix2014', 'phoenix2014-groundtruth-test.stm')
+    ref_path = osp.join(args.data_root, 'phoenix2014',
+                        f'phoenix2014-groundtruth-{args.split}.stm')
     with open(osp.join(args.data_root, 'phoenix2014', 'gloss_vocab.json'),
               encoding='utf-8') as f:
         vocabulary = json.load(f)['glosses']
@@ -147,6 +152,15 @@ def main() -> int:
         def from_files() -> ErrorCounts:
             return score_corpus(read_stm(ref_path), read_ctm(ctm_path), 'phoenix2014').totals
 
+        command = [sys.executable, osp.join(REPO_ROOT, 'tools', 'analysis', 'score_wer.py'),
+                   '--ref', ref_path, '--hyp', ctm_path, '--normalize', 'phoenix2014',
+                   '--json']
+
+        def score_wer_command() -> ErrorCounts:
+            out = json.loads(subprocess.run(command, check=True, capture_output=True,
+                                            text=True).stdout)
+            return ErrorCounts(out['sub'], out['del'], out['ins'], out['ref_words'])
+
         def in_memory() -> ErrorCounts:
             return score_corpus(references, hypotheses, 'phoenix2014').totals
 
@@ -156,7 +170,7 @@ def main() -> int:
         cold = time.perf_counter() - start
         pipeline()
         official = sclite_counts(osp.join(tmp, 'merged.ctm.dtl'))
-        if not mine == from_files() == official:
+        if not mine == from_files() == official == score_wer_command():
             print(f'benchmark_wer: counts differ: mmsign {mine}, sclite {official}',
                   file=sys.stderr)
             return 1
@@ -164,6 +178,7 @@ def main() -> int:
             'mmsign_in_memory': median_seconds(in_memory, args.repeats),
             'mmsign_in_memory_cold': cold,
             'mmsign_from_files': median_seconds(from_files, args.repeats),
+            'score_wer_command': median_seconds(score_wer_command, args.repeats),
             'sclite_pipeline': median_seconds(pipeline, args.repeats),
             'sclite_alone': median_seconds(sclite_alone, args.repeats),
         }
@@ -173,11 +188,12 @@ def main() -> int:
               'ms': {k: round(v * 1000, 2) for k, v in seconds.items()},
               'speedup_vs_pipeline': {
                   'in_memory': seconds['sclite_pipeline'] / seconds['mmsign_in_memory'],
-                  'from_files': seconds['sclite_pipeline'] / seconds['mmsign_from_files']}}
+                  'from_files': seconds['sclite_pipeline'] / seconds['mmsign_from_files'],
+                  'command': seconds['sclite_pipeline'] / seconds['score_wer_command']}}
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f'PHOENIX14 test: {len(references)} samples, {mine.ref_words} reference words, '
+    print(f'PHOENIX14 {args.split}: {len(references)} samples, {mine.ref_words} reference words, '
           f'WER {mine.wer:.2f}% (same counts from mmsign and sclite)')
     print(f'median of {args.repeats} runs:')
     for name, value in seconds.items():
