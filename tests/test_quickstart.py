@@ -31,7 +31,7 @@ def test_synthetic_recipe_learns(tmp_path):
     command = [sys.executable, osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir',
                work_dir, '--seed', '0', '--cfg-options',
                *small_set_options(str(tmp_path / 'data'), epochs=EPOCHS)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO,
+    result = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=REPO,
                             env=dict(os.environ, OMP_NUM_THREADS='2'))
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]

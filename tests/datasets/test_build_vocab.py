@@ -29,7 +29,7 @@ def test_phoenix2014_command_line_equals_released_vocabulary(release_data, tmp_p
     proc = subprocess.run([
         sys.executable, TOOL, '--dataset', 'phoenix2014', '--root',
         osp.join(release_data, 'phoenix2014'), '--out', str(out)
-    ], capture_output=True, text=True, cwd=str(tmp_path), timeout=120)
+    ], capture_output=True, text=True, cwd=str(tmp_path), timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert '1295 glosses' in proc.stdout
     built = json.loads(out.read_text(encoding='utf-8'))

@@ -33,7 +33,7 @@ def test_phoenix2014_preprocess_resizes_and_writes_vocabulary(phoenix2014_root, 
     folders = raw_phoenix(phoenix2014_root, root)
     script = osp.join(REPO_ROOT, 'tools', 'data', 'phoenix2014', 'preprocess.py')
     proc = subprocess.run([sys.executable, script, '--root', root, '--workers', '2'],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'every annotated sample has all its frames' in proc.stdout
     assert '18 frames in features/fullFrame-256x256px (18 written now)' in proc.stdout
