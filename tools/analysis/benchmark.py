@@ -109,6 +109,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--sync-debug', action='store_true',
                         help='after timing, one step under torch.cuda.set_sync_debug_mode '
                              'listing every host-device synchronisation (GPU only)')
+    parser.add_argument('--profile', metavar='FILE',
+                        help='after timing, profile 3 steps with torch.profiler: the table '
+                             'of the top operators and kernels to FILE, the launches per '
+                             'step and the top 10 into the results')
     parser.add_argument('--json', help='also write the results to this JSON file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. model.padding_mode=frames')
@@ -345,6 +349,39 @@ def record_syncs(step, data: dict) -> List[str]:
     return syncs
 
 
+PROFILED_STEPS = 3
+
+
+def profile_steps(step, data: List[dict], device: torch.device, path: str) -> Dict[str, Any]:
+    """Profile a few steps: the top operators to ``path``, launches per step returned.
+
+    On a GPU a launch is a device kernel (``self_device_time`` ranks them); on the CPU each
+    ATen operator call counts, which is what a GPU would launch kernels for.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if device.type == 'cuda':
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities) as prof:
+        for batch in data[:PROFILED_STEPS]:
+            step(batch)
+        synchronize(device)
+    events = prof.key_averages()
+    if device.type == 'cuda':
+        sort_by = 'self_device_time_total'
+        kernels = [e for e in events if e.device_type.name == 'CUDA']
+    else:
+        sort_by = 'self_cpu_time_total'
+        kernels = [e for e in events if e.key.startswith('aten::')]
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(events.table(sort_by=sort_by, row_limit=40))
+    top = sorted(kernels, key=lambda e: -getattr(e, sort_by))[:10]
+    return dict(profile_file=osp.abspath(path), profiled_steps=PROFILED_STEPS,
+                launches_per_step=sum(e.count for e in kernels) / PROFILED_STEPS,
+                profile_top=[e.key for e in top])
+
+
 def run(args: argparse.Namespace) -> Dict[str, Any]:
     """Build, warm up, time; returns the results (see the module docstring)."""
     cfg = load_config(args.config, args.cfg_options)
@@ -445,6 +482,8 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
                                                   / 2**30)
     if args.sync_debug and device.type == 'cuda':
         result['syncs'] = record_syncs(step, data[-1])
+    if args.profile:
+        result.update(profile_steps(step, data[args.warmup:], device, args.profile))
     return result
 
 
@@ -484,6 +523,10 @@ def format_report(result: Dict[str, Any]) -> str:
                      f'last loss {result["last_loss"]:.4g}')
     for sync in result.get('syncs', []):
         lines.append(f'  sync: {sync}')
+    if 'launches_per_step' in result:
+        lines.append(f'  profile: {result["launches_per_step"]:.0f} '
+                     f'{"kernels" if not cpu else "ATen operators"} per step; top: '
+                     f'{", ".join(result["profile_top"][:5])} ({result["profile_file"]})')
     return '\n'.join(lines)
 
 
