@@ -1,13 +1,15 @@
 """CorrNet's backbone (``CORRNET_SPEC.md``): ResNet-18 in 3-D form with correlation modules.
 
-Every 2-D layer of torchvision's ResNet becomes its 3-D twin with a time kernel of 1, so
-frames stay independent except in the correlation modules after some stages::
+Every 2-D layer of torchvision's ResNet becomes its 3-D twin with a time kernel of 1
+(weights ``[C', C, 1, k, k]``, as in the released checkpoints), so frames stay independent
+except in the correlation modules after some stages. Such a layer is a 2-D layer on each
+frame, and runs as one on the frames ``[N, C, H, W]`` of all videos::
 
-    x = maxpool(relu(bn1(conv1(video))))                  # [B, 3, T, H, W] -> [B, 64, T, H/4, W/4]
+    x = maxpool(relu(bn1(conv1(frames))))                 # [N, 3, H, W] -> [N, 64, H/4, W/4]
     for stage i in 1..4:
         x = layer_i(x)
         if i in corr_stages:  x = x + alpha[k] * M_i(x)   # CorrelationIdentification
-    features = mean over H, W                             # [B*T, 512], one per frame
+    features = mean over H, W                             # [N, 512], one per frame
 """
 import re
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -19,7 +21,12 @@ from mmengine.model import BaseModule
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor, nn
 
-from .corrnet_modules import CorrelationIdentification, TemporalSegments
+from .corrnet_modules import (
+    CorrelationIdentification,
+    FrameBatchNorm3d,
+    FrameConv3d,
+    TemporalSegments,
+)
 
 #: Residual blocks per stage (mmpretrain's ``arch_zoo`` style).
 ARCH_ZOO: Dict[str, Tuple[int, int, int, int]] = {
@@ -31,11 +38,9 @@ ARCH_ZOO: Dict[str, Tuple[int, int, int, int]] = {
 CLASSIFIER_KEYS = re.compile(r'^(fc|head)\.')
 
 
-def conv_1kk(in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> nn.Conv3d:
-    """A 2-D ``kernel x kernel`` convolution as a Conv3d of time kernel 1 (no bias)."""
-    return nn.Conv3d(in_channels, out_channels, kernel_size=(1, kernel, kernel),
-                     stride=(1, stride, stride), padding=(0, kernel // 2, kernel // 2),
-                     bias=False)
+def conv_1kk(in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> FrameConv3d:
+    """torchvision's ``kernel x kernel`` convolution with a time kernel of 1 (no bias)."""
+    return FrameConv3d(in_channels, out_channels, kernel, stride, padding=kernel // 2)
 
 
 class BasicBlock3d(nn.Module):
@@ -50,17 +55,17 @@ class BasicBlock3d(nn.Module):
     def __init__(self, in_channels: int, channels: int, stride: int = 1) -> None:
         super().__init__()
         self.conv1 = conv_1kk(in_channels, channels, 3, stride)
-        self.bn1 = nn.BatchNorm3d(channels)
+        self.bn1 = FrameBatchNorm3d(channels)
         self.conv2 = conv_1kk(channels, channels, 3)
-        self.bn2 = nn.BatchNorm3d(channels)
+        self.bn2 = FrameBatchNorm3d(channels)
         self.relu = nn.ReLU(inplace=True)
         self.downsample: Optional[nn.Sequential] = None
         if stride != 1 or in_channels != channels:
             self.downsample = nn.Sequential(conv_1kk(in_channels, channels, 1, stride),
-                                            nn.BatchNorm3d(channels))
+                                            FrameBatchNorm3d(channels))
 
     def forward(self, x: Tensor) -> Tensor:
-        """``[B, C_in, T, H, W]`` -> ``[B, C, T, H / stride, W / stride]``."""
+        """``[N, C_in, H, W]`` frames -> ``[N, C, H / stride, W / stride]``."""
         shortcut = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         return self.relu(self.bn2(self.conv2(out)) + shortcut)
@@ -109,9 +114,9 @@ class CorrNetResNet(BaseModule):
         self.out_channels: int = widths[-1]
 
         self.conv1 = conv_1kk(3, base_channels, 7, stride=2)
-        self.bn1 = nn.BatchNorm3d(base_channels)
+        self.bn1 = FrameBatchNorm3d(base_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)  # (1, 3, 3) in 3-D
         in_channels = base_channels
         for i, (blocks, width) in enumerate(zip(ARCH_ZOO[arch], widths), start=1):
             stride = 1 if i == 1 else 2
@@ -206,10 +211,13 @@ class CorrNetResNet(BaseModule):
         Returns:
             Tensor: ``[B * T, E]`` frame features, video after video.
         """
-        return self._forward(videos, TemporalSegments([videos.shape[2]], videos.device))
+        batch, _, frames = videos.shape[:3]
+        return self._forward(videos.transpose(1, 2).flatten(0, 1),
+                             TemporalSegments([frames] * batch, videos.device))
 
     def forward_packed(self, frames: Tensor, lengths: Sequence[int]) -> Tensor:
-        """Videos of any lengths packed along one time axis; nothing crosses a video.
+        """Videos of any lengths, each frame's temporal neighbours found by index (the
+        path :meth:`forward` takes for videos of different lengths).
 
         Args:
             frames (Tensor): ``[N, 3, H, W]``, ``N = sum(lengths)``.
@@ -218,14 +226,13 @@ class CorrNetResNet(BaseModule):
         Returns:
             Tensor: ``[N, E]`` frame features.
         """
-        video = frames.transpose(0, 1).unsqueeze(0)                   # [1, 3, N, H, W]
-        return self._forward(video, TemporalSegments(lengths, frames.device))
+        return self._forward(frames, TemporalSegments(lengths, frames.device, packed=True))
 
     def forward(self, frames: Tensor, lengths: Sequence[int]) -> Tensor:
         """Per-frame features of several videos packed along dim 0.
 
-        Videos of equal length (the recognizer's ``padding_mode='frames'``) run as one
-        ``[B, 3, T, H, W]`` batch (:meth:`forward_videos`), others packed on one time axis
+        Videos of equal length (the recognizer's ``padding_mode='frames'``) run as the
+        released code's ``[B, 3, T, H, W]`` batch, others with index-built neighbours
         (:meth:`forward_packed`); both give the same features.
 
         Args:
@@ -240,18 +247,14 @@ class CorrNetResNet(BaseModule):
         if sum(lengths) != frames.shape[0] or min(lengths, default=0) < 1:
             raise ValueError(f'lengths {lengths} must be positive and sum to the '
                              f'{frames.shape[0]} packed frames')
-        if len(set(lengths)) == 1:
-            videos = frames.view(len(lengths), lengths[0], *frames.shape[1:]).transpose(1, 2)
-            return self.forward_videos(videos)
-        return self.forward_packed(frames, lengths)
+        return self._forward(frames, TemporalSegments(lengths, frames.device))
 
     def _forward(self, x: Tensor, segments: TemporalSegments) -> Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))         # [B, C, T, H/4, W/4]
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))         # [N, C, H/4, W/4]
         for i in range(1, 5):
             x = getattr(self, f'layer{i}')(x)
             if i in self.corr_stages:
                 k = self.corr_stages.index(i)
                 x = x + self.alpha[k] * self.corr_modules[f'layer{i}'](x, segments)
         # Global average pool of each frame's map (7 x 7 for 224-pixel frames).
-        features = x.mean(dim=(3, 4))                                  # [B, E, T]
-        return features.transpose(1, 2).reshape(-1, self.out_channels)
+        return x.mean(dim=(2, 3))                                      # [N, E]
