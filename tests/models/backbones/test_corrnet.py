@@ -249,3 +249,23 @@ def test_bad_settings_and_lengths_are_named():
     backbone = MODELS.build(dict(type='CorrNetResNet', base_channels=16))
     with pytest.raises(ValueError, match='sum to the 4 packed frames'):
         backbone(torch.randn(4, 3, 32, 32), [2, 3])
+
+
+def test_training_keeps_one_affinity_per_frame():
+    """What autograd saves for the backward pass: of the quadratic (``HW x HW``-sized)
+    tensors only the ``[N, HW, 2HW]`` gates, once (the einsum form keeps four maps)."""
+    module = CorrelationModule(16, affinity_dtype='input')
+    frames, positions = 6, 8 * 8
+    x = torch.randn(frames, 16, 8, 8, requires_grad=True)
+    saved = {}
+
+    def pack(tensor):
+        if tensor.numel() >= frames * positions * positions:
+            saved[tensor.untyped_storage().data_ptr()] = tensor.numel()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        out = module(x, TemporalSegments([3, 3], x.device))
+    assert list(saved.values()) == [frames * positions * 2 * positions]
+    out.sum().backward()
+    assert x.grad is not None and module.direction_weights.grad.abs().min() > 0
