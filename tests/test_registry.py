@@ -18,6 +18,7 @@ SPECS = {
     'MODELS': {
         'AdaptSignViT': dict(arch=TINY_CLIP),
         'AdaptSignMMPretrainViT': dict(vit=TINY_MMPRETRAIN),
+        'CorrNetResNet': dict(base_channels=16),
         'SignDataPreprocessor': dict(),
         'CTCGreedyDecoder': dict(),
         'CTCBeamSearchDecoder': dict(),

@@ -1,4 +1,4 @@
-"""Convert a checkpoint of the released AdaptSign code into an mmsign checkpoint.
+"""Convert a checkpoint of the released AdaptSign (or CorrNet) code into an mmsign checkpoint.
 
 Example:
     python tools/model_converters/adaptsign_official_to_mmsign.py \
@@ -7,6 +7,9 @@ Example:
         --dataset phoenix2014
     python tools/test.py configs/adaptsign_phoenix14.py \
         work_dirs/adaptsign_phoenix14_released.pth --cfg-options model.padding_mode=frames
+    python tools/model_converters/adaptsign_official_to_mmsign.py \
+        dev_18.90_PHOENIX14.pt work_dirs/corrnet_phoenix14_released.pth \
+        --config configs/corrnet_phoenix14.py       (CorrNet: told apart by its keys)
 
 The released file's optimiser, scheduler and RNG states are dropped; the output holds
 every weight of the model (the frozen CLIP tower included) and, in its meta, the
@@ -19,10 +22,12 @@ from typing import Optional
 
 from mmaction.registry import DATASETS
 
+from mmsign.models.converters import convert_corrnet_checkpoint, is_corrnet_state_dict
 from mmsign.utils.official_checkpoint import (
     RELEASED_NUM_CLASSES,
     OfficialCheckpointError,
     convert_official_checkpoint,
+    load_official_checkpoint,
 )
 from mmsign.utils.runtime import load_config
 
@@ -41,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         '(default: the architecture read from the checkpoint); its dataset is '
                         'checked against the class count, and its vocabulary file is used '
                         'when --vocab is not given and the file exists')
+    parser.add_argument('--model', choices=['auto', 'adaptsign', 'corrnet'], default='auto',
+                        help='the released model (default: told apart by the keys)')
     parser.add_argument('--unsafe-load', action='store_true',
                         help='unpickle the file fully (weights_only=False): only for files '
                         'from a source you trust that safe loading refuses')
@@ -71,10 +78,14 @@ def main(argv=None) -> int:
         if dataset is None:
             dataset = config_dataset(cfg)
     try:
-        meta = convert_official_checkpoint(args.src, args.dst, vocab=vocab,
-                                           dataset=dataset, model_cfg=model_cfg,
-                                           unsafe_load=args.unsafe_load,
-                                           allow_mismatch=args.allow_mismatch)
+        model = args.model
+        if model == 'auto':  # CorrNet's conv2d is a ResNet, AdaptSign's a CLIP ViT
+            keys = load_official_checkpoint(args.src, args.unsafe_load)['model_state_dict']
+            model = 'corrnet' if is_corrnet_state_dict(keys) else 'adaptsign'
+        convert = convert_corrnet_checkpoint if model == 'corrnet' else convert_official_checkpoint
+        meta = convert(args.src, args.dst, vocab=vocab,
+                       dataset=dataset, model_cfg=model_cfg, unsafe_load=args.unsafe_load,
+                       allow_mismatch=args.allow_mismatch)
     except (OfficialCheckpointError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

@@ -16,11 +16,14 @@ from .adaptsign_vit import AdaptSignViT
 from .attention_maps import AttentionRecord, temporal_window_sources
 from .clip_checkpoint import read_clip_image_tower
 from .clip_vit import FrozenCLIPBlock
+from .corrnet import CorrNetResNet
+from .corrnet_modules import CorrelationIdentification, CorrelationModule, IdentificationModule
 from .mmpretrain_vit import FrozenMMPretrainBlock
 
 __all__ = [
     'Adapter', 'AdaptSignBlock', 'AdaptSignMMPretrainViT', 'AdaptSignViT',
     'AdaptSignViTBase', 'AggregationBlock', 'AggregationQuery', 'AttentionRecord',
+    'CorrelationIdentification', 'CorrelationModule', 'CorrNetResNet', 'IdentificationModule',
     'FrozenBlock', 'FrozenCLIPBlock', 'FrozenMMPretrainBlock', 'PrefixTokens',
     'TemporalCorrelation', 'read_clip_image_tower', 'temporal_window_sources',
     'temporal_window_weights'
