@@ -143,7 +143,7 @@ class CTCBeamSearchDecoder(CTCDecoder):
                                  'glosses in class order) to map class ids to glosses')
             if self._lm_tokens is None:
                 self._lm_tokens = ['<blank>', *as_vocabulary(vocab).glosses]
-            engine = build_engine(self.lm_engine, self.lm, self._lm_tokens, self._fl)
+            engine = build_engine(self.lm_engine, self.lm, self._lm_tokens)
         return make_scorer_class(self._fl)(engine, self.lm_weight, self.word_score)
 
     def decode(self, log_probs: Tensor, lengths: Sequence[int]) -> List[List[int]]:

@@ -48,14 +48,14 @@ class _PythonEngine:
 class _KenLMEngine:
     """flashlight's KenLM binding; a state is KenLM's own ``LMState``."""
 
-    def __init__(self, path: str, tokens: Sequence[str], decoder_module: Any) -> None:
+    def __init__(self, path: str, tokens: Sequence[str], kenlm_class: Any) -> None:
         from flashlight.lib.text.dictionary import Dictionary
 
         dictionary = Dictionary()
         for token in tokens:
             dictionary.add_entry(token)
-        # KenLM keeps a reference to neither; the dictionary only maps ids at load time.
-        self.kenlm = decoder_module.KenLM(path, dictionary)
+        # The dictionary only maps class ids to KenLM's word ids at load time.
+        self.kenlm = kenlm_class(path, dictionary)
 
     def start(self) -> Any:
         return self.kenlm.start(False)
@@ -67,7 +67,7 @@ class _KenLMEngine:
         return self.kenlm.finish(state)[1]
 
 
-def build_engine(engine: str, path: str, tokens: Sequence[str], decoder_module: Any):
+def build_engine(engine: str, path: str, tokens: Sequence[str]) -> Any:
     """The n-gram engine ``engine`` over the ARPA file ``path``.
 
     Args:
@@ -75,7 +75,6 @@ def build_engine(engine: str, path: str, tokens: Sequence[str], decoder_module: 
         path (str): ARPA file (``'kenlm'`` also reads KenLM binaries).
         tokens (Sequence[str]): The gloss of each class id (the blank's entry is never
             scored).
-        decoder_module: ``flashlight.lib.text.decoder``.
 
     Returns:
         The engine (``start``, ``score``, ``finish`` in log10).
@@ -83,10 +82,12 @@ def build_engine(engine: str, path: str, tokens: Sequence[str], decoder_module: 
     if engine == 'python':
         return _PythonEngine(path, tokens)
     if engine == 'kenlm':
-        if not hasattr(decoder_module, 'KenLM'):
+        try:
+            from flashlight.lib.text.decoder.kenlm import KenLM
+        except ImportError as e:
             raise ImportError("lm_engine='kenlm' needs flashlight-text built with KenLM "
-                              "(the PyPI wheels are); use lm_engine='python' otherwise")
-        return _KenLMEngine(path, tokens, decoder_module)
+                              "(the PyPI wheels are); use lm_engine='python' otherwise") from e
+        return _KenLMEngine(path, tokens, KenLM)
     raise ValueError(f'unknown lm_engine {engine!r}: choose one of {ENGINES}')
 
 
