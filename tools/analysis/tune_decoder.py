@@ -80,8 +80,9 @@ def forward_split(model: torch.nn.Module, split: str, branch: str) -> Posteriors
     """One forward pass: log-posteriors ``(T_b, C)`` and references of every video.
 
     Returns:
-        dict: ``ids``, ``log_probs`` (list of float16 host tensors; rounding to half
-        precision moves log-probabilities by less than 1e-3), ``refs`` and ``signers``.
+        dict: ``ids``, ``log_probs`` (list of float32 host tensors, kept at full
+        precision so that each grid point decodes exactly as the model would), ``refs``
+        and ``signers``.
     """
     cfg = model.cfg
     dataloader = Runner.build_dataloader(cfg[f'{split}_dataloader'])
@@ -95,7 +96,7 @@ def forward_split(model: torch.nn.Module, split: str, branch: str) -> Posteriors
                 ids.append(sample.metainfo['sample_id'])
                 refs.append(list(sample.metainfo['gt_gloss_text']))
                 signers.append(sample.metainfo.get('signer', 'unknown'))
-                log_probs.append(logits[:int(length), b].half())
+                log_probs.append(logits[:int(length), b].clone())
     return dict(ids=ids, log_probs=log_probs, refs=refs, signers=signers)
 
 
@@ -123,7 +124,7 @@ def decode_all(decoder, posteriors: Posteriors, vocab, batch: int = 16) -> Dict[
     hyps: Dict[str, list] = {}
     ids, log_probs = posteriors['ids'], posteriors['log_probs']
     for start in range(0, len(ids), batch):
-        chunk = [lp.float() for lp in log_probs[start:start + batch]]
+        chunk = log_probs[start:start + batch]
         lengths = [len(lp) for lp in chunk]
         padded = torch.nn.utils.rnn.pad_sequence(chunk)  # (T, B, C)
         for sample_id, labels in zip(ids[start:start + batch], decoder(padded, lengths)):
@@ -166,9 +167,12 @@ def grid(args: argparse.Namespace) -> List[Tuple[int, float, float]]:
 
 def write_snippet(path: str, args: argparse.Namespace, cfg, best: Tuple[int, float, float],
                   dev_wer: float, base_wer: float) -> None:
-    """Write the best decoder as a config snippet to merge into the model config."""
+    """Write the best decoder as a config that inherits the tuned one.
+
+    Test with it directly: ``python tools/test.py OUT CHECKPOINT``.
+    """
     beam, lm_weight, word_score = best
-    decoder = dict(type='CTCBeamSearchDecoder', beam_width=beam)
+    decoder = dict(_delete_=True, type='CTCBeamSearchDecoder', beam_width=beam)
     if lm_weight:
         vocab = cfg.model.get('vocab')
         decoder.update(lm=osp.abspath(args.lm), lm_weight=lm_weight, lm_engine=args.lm_engine,
@@ -180,7 +184,7 @@ def write_snippet(path: str, args: argparse.Namespace, cfg, best: Tuple[int, flo
         f.write(f'# tools/analysis/tune_decoder.py {args.config} {args.checkpoint}\n'
                 f'# {args.split} WER {dev_wer:.2f} % ({args.branch} branch); beam search '
                 f'without LM {base_wer:.2f} %\n'
-                f'# use: _base_ = [CONFIG, THIS FILE] or --cfg-options model.decoder=...\n'
+                f'_base_ = [{osp.abspath(args.config)!r}]\n'
                 f'model = dict(decoder={decoder!r})\n')
 
 
@@ -203,6 +207,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         results[point] = totals
         rows.append(('beam', *point, totals))
     best = min(results, key=lambda p: results[p].wer)  # first of equal WERs
+    with_lm = [p for p in results if p[1]]
+    best_lm = min(with_lm, key=lambda p: results[p].wer) if with_lm else None
     base = (best[0], 0.0, 0.0)
     base_totals = results.get(base) or score(decode_all(beam_decoder(args, vocab, *base),
                                                         posteriors, vocab)).totals
@@ -218,16 +224,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     write_snippet(args.out, args, cfg, best, results[best].wer, base_totals.wer)
     print(f'best: beam {best[0]}, lm_weight {best[1]}, word_score {best[2]}: '
           f'{results[best].wer:.2f} % (no LM {base_totals.wer:.2f} %); written to {args.out}')
+    if best_lm and best_lm != best:
+        print(f'best with the LM (lm_weight > 0): beam {best_lm[0]}, lm_weight {best_lm[1]}, '
+              f'word_score {best_lm[2]}: {results[best_lm].wer:.2f} %')
 
     if args.test:
         test_cache = osp.join(osp.dirname(osp.abspath(cache)), 'posteriors_test.pt')
         test_post = cached_posteriors(args, model, 'test', test_cache)
         test_score = scorer(cfg, 'test', test_post)
         print(f'\ntest split, {len(test_post["ids"])} videos (settings from {args.split})')
-        for name, decoder in (('greedy', CTCGreedyDecoder()),
-                              ('beam, no LM', beam_decoder(args, vocab, *base)),
-                              ('beam, best', beam_decoder(args, vocab, *best))):
-            print(f'{name:12} {format_counts(test_score(decode_all(decoder, test_post, vocab)).totals)}')
+        settings = [('greedy', None), ('beam, no LM', base), ('beam, best', best)]
+        if best_lm and best_lm != best:
+            settings.append(('beam, best with LM', best_lm))
+        for name, point in settings:
+            decoder = CTCGreedyDecoder() if point is None else beam_decoder(args, vocab, *point)
+            totals = test_score(decode_all(decoder, test_post, vocab)).totals
+            where = '' if point is None else f' (beam {point[0]}, lm_weight {point[1]}, ' \
+                f'word_score {point[2]})'
+            print(f'{name + where:58} {format_counts(totals)}')
     return 0
 
 
