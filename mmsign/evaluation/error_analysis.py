@@ -263,9 +263,10 @@ def format_pra(score: CorpusScore, signers: Optional[Mapping[str, str]] = None,
                system_name: str = 'hyp.ctm') -> str:
     """Per-sample alignments in the layout of ``sclite -o pra`` (``aligned.txt``).
 
-    As sclite: samples grouped by speaker (signer, lower-cased, sorted), in reference
-    order within a speaker; ids ``(speaker-NNN)``; file ids lower-cased; the hypothesis
-    as scored (normalised, ``[EMPTY]`` for none).
+    As sclite: samples grouped by speaker (signer, lower-cased, in order of first
+    appearance in the references), in reference order within a speaker; ids
+    ``(speaker-NNN)``; file ids lower-cased; the hypothesis as scored (normalised,
+    ``[EMPTY]`` for none).
 
     Args:
         score (CorpusScore): Result of :func:`~.scoring.score_corpus`.
@@ -281,7 +282,7 @@ def format_pra(score: CorpusScore, signers: Optional[Mapping[str, str]] = None,
     for sample in score.samples:
         speaker = signers.get(sample.sample_id, UNKNOWN_SIGNER).lower()
         groups.setdefault(speaker, []).append(sample)
-    speakers = sorted(groups)
+    speakers = list(groups)
     lines = ['', '', '\t\tDUMP OF SYSTEM ALIGNMENT STRUCTURE', '',
              f'System name:   {system_name}', '', 'Speakers: ']
     lines += [f'{i:5d}:  {s}' for i, s in enumerate(speakers)]
@@ -361,6 +362,8 @@ def plot_confusions(analysis: ErrorAnalysis, path: str, top: int = 15) -> None:
     import matplotlib
     matplotlib.use('Agg')  # files only: no display needed
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
 
     errors = [(f'{r} -> {h}', c, 'substitution')
               for (r, h), c in analysis.substitutions.items()]
@@ -372,9 +375,9 @@ def plot_confusions(analysis: ErrorAnalysis, path: str, top: int = 15) -> None:
     labels = [e[0] for e in errors][::-1]
     ax.barh(labels, [e[1] for e in errors][::-1],
             color=[colours[e[2]] for e in errors][::-1])
-    for kind, colour in colours.items():
-        ax.bar(0, 0, color=colour, label=kind)  # legend entries
-    ax.legend(loc='lower right')
+    ax.legend(handles=[Patch(color=c, label=k) for k, c in colours.items()],
+              loc='lower right')
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel('count')
     ax.set_title(f'Top {len(errors)} errors: WER {analysis.totals.wer:.2f} %, '
                  f'SER {analysis.ser:.2f} %')
