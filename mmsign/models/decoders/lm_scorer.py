@@ -7,7 +7,10 @@ flashlight ``LM`` written in Python that returns the whole shallow-fusion term i
     ``lm_weight * ln p(gloss | history) + word_score``  (``lm_weight * ln p(</s> | h)`` at
     the end),
 
-and the decoder runs with flashlight's own weight at 1. That gives a word score (a bonus
+and the decoder runs with flashlight's own weight at 1. Without a word score, the
+``'kenlm'`` engine skips this class: flashlight's KenLM binding is passed to the decoder
+directly, with ``lm_weight * ln 10`` as flashlight's weight (same scores, no Python call
+per hypothesis and gloss). That gives a word score (a bonus
 per emitted gloss, against deletions), which the lexicon-free decoder has no option for,
 and one unit for both n-gram engines: natural-log probabilities, the unit of the CTC
 emissions, whereas KenLM answers in log10.

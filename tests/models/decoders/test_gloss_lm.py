@@ -187,3 +187,15 @@ def test_bad_lm_configurations_are_explained(grammar_arpa, tmp_path):
     decoder = CTCBeamSearchDecoder(lm=grammar_arpa, vocab=GLOSSES[:3], lm_weight=1.0)
     with pytest.raises(ValueError, match="give the model's vocab"):
         decoder(torch.randn(3, 1, len(GLOSSES) + 1).log_softmax(-1), [3])
+
+
+@pytest.mark.parametrize('word_score', [0.0, 0.7])
+def test_engines_decode_alike(corpus_arpa, word_score):
+    # word_score 0: flashlight's KenLM binding straight in the decoder (the fast path);
+    # otherwise KenLM behind mmsign's Python scorer. Either equals mmsign's ARPA reader.
+    decoders = [CTCBeamSearchDecoder(beam_width=8, top_k=4, lm=corpus_arpa, vocab=GLOSSES,
+                                     lm_weight=1.5, word_score=word_score, lm_engine=engine)
+                for engine in ENGINES]
+    for log_probs, lengths in random_problems(15, seed=3):
+        kenlm, python = (d(log_probs, lengths) for d in decoders)
+        assert kenlm == python
