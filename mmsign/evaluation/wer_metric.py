@@ -1,4 +1,5 @@
 """``WERMetric``: the official CSLR word error rate as an mmengine metric."""
+import json
 import logging
 import os
 import os.path as osp
@@ -10,6 +11,15 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 
+from .error_analysis import (
+    ErrorAnalysis,
+    analysis_to_json,
+    analyze,
+    diagnose,
+    format_markdown_report,
+    format_pra,
+    read_stm_speakers,
+)
 from .normalization import get_normalization
 from .sclite_io import read_stm, write_ctm, write_stm
 from .scoring import CorpusScore, format_alignment_report, format_counts, score_corpus
@@ -41,7 +51,12 @@ class WERMetric(BaseMetric):
     - ``wer/{b}``: WER in percent, (S + D + I) / N, unrounded;
     - ``wer/{b}_sub``, ``wer/{b}_del``, ``wer/{b}_ins``: S / N, D / N, I / N in percent;
     - ``wer/{b}_sub_count``, ``wer/{b}_del_count``, ``wer/{b}_ins_count``: S, D, I;
-    - ``wer/{b}_ref_words``: N.
+    - ``wer/{b}_ref_words``: N;
+    - ``wer/{b}_ser``: sentence error rate in percent (samples with any error).
+
+    A branch whose hypotheses are all empty, or mostly outside the references'
+    vocabulary, logs a warning naming the likely cause (see
+    :func:`~.error_analysis.diagnose`) instead of a silent 100 %.
 
     Use ``save_best='wer/seq', rule='less'`` in the checkpoint hook.
 
@@ -62,8 +77,10 @@ class WERMetric(BaseMetric):
         out_dir (str, optional): When set, each evaluation writes here
             ``hyp_{b}.ctm`` (raw hypotheses, scorable again with
             ``tools/analysis/score_wer.py`` or sclite), ``alignment_{b}.txt`` (per-sample
-            alignments) and, without ``ref_file``, ``ref.stm``. Files of an earlier
-            evaluation are overwritten.
+            alignments), ``aligned_{b}.txt`` (the same in sclite's ``-o pra`` layout),
+            ``report_{b}.md`` and ``errors_{b}.json`` (SER, top confusions, per-gloss
+            errors, WER by length and by signer) and, without ``ref_file``,
+            ``ref.stm``. Files of an earlier evaluation are overwritten.
         collect_device (str): ``'cpu'`` or ``'gpu'``, as in
             :class:`mmengine.evaluator.BaseMetric`. Defaults to ``'cpu'``.
         prefix (str, optional): Prefix of the metric names. Defaults to ``'wer'``.
@@ -109,6 +126,8 @@ class WERMetric(BaseMetric):
                     result[branch] = self._glosses(sample, key, result)
             if self.ref_file is None:
                 result['ref'] = self._glosses(sample, 'gt_gloss_text', result)
+            if sample.get('signer') is not None:
+                result['signer'] = str(sample['signer'])
             self.results.append(result)
 
     @classmethod
@@ -149,10 +168,11 @@ class WERMetric(BaseMetric):
         """
         results = self._first_per_sample(results)
         references = self._references(results)
+        signers = self._signers(results)
         if self.out_dir is not None:
             os.makedirs(self.out_dir, exist_ok=True)
             if self.ref_file is None:
-                write_stm(osp.join(self.out_dir, 'ref.stm'), references)
+                write_stm(osp.join(self.out_dir, 'ref.stm'), references, signers)
         metrics: Dict[str, float] = {}
         for branch in BRANCHES:
             present = sum(branch in r for r in results)
@@ -171,9 +191,16 @@ class WERMetric(BaseMetric):
                           logger='current', level=logging.WARNING)
             print_log(f'WERMetric {branch}: {format_counts(score.totals)}',
                       logger='current')
+            problem = diagnose(score, hypotheses)
+            if problem:
+                print_log(f'WERMetric {branch}: {problem}', logger='current',
+                          level=logging.WARNING)
+            analysis = analyze(score, signers)
             if self.out_dir is not None:
                 self._write_outputs(branch, hypotheses, score)
+                self._write_analysis(branch, score, analysis, signers, problem)
             metrics.update(self._branch_metrics(branch, score))
+            metrics[f'{branch}_ser'] = analysis.ser
         return metrics
 
     @staticmethod
@@ -197,6 +224,27 @@ class WERMetric(BaseMetric):
         if self._stm_references is None:
             self._stm_references = read_stm(self.ref_file)
         return self._stm_references
+
+    def _signers(self, results: List[dict]) -> Dict[str, str]:
+        """Signer by sample id: the STM speaker with ``ref_file``, else the samples'."""
+        if self.ref_file is not None:
+            return read_stm_speakers(self.ref_file)
+        return {r['sample_id']: r['signer'] for r in results if 'signer' in r}
+
+    def _write_analysis(self, branch: str, score: CorpusScore, analysis: ErrorAnalysis,
+                        signers: Dict[str, str], problem: Optional[str]) -> None:
+        title = (f'WERMetric, branch {branch}, normalisation {self.normalize}, reference '
+                 f'{self.ref_file or "gt_gloss_text"}')
+        with open(osp.join(self.out_dir, f'aligned_{branch}.txt'), 'w',
+                  encoding='utf-8') as f:
+            f.write(format_pra(score, signers, f'hyp_{branch}.ctm'))
+        with open(osp.join(self.out_dir, f'report_{branch}.md'), 'w', encoding='utf-8') as f:
+            f.write(format_markdown_report(analysis, title,
+                                           notes=[f'Warning: {problem}'] if problem else ()))
+        with open(osp.join(self.out_dir, f'errors_{branch}.json'), 'w',
+                  encoding='utf-8') as f:
+            json.dump(dict(analysis_to_json(analysis), warning=problem), f, indent=1,
+                      ensure_ascii=False)
 
     def _write_outputs(self, branch: str, hypotheses: Dict[str, List[str]],
                        score: CorpusScore) -> None:

@@ -71,13 +71,14 @@ def test_json_counts_equal_the_official_pipeline(phoenix_dev_files, capsys, tmp_
 @requires_sclite
 def test_sclite_cross_check_reports_both(phoenix_dev_files, capsys, tmp_path):
     ref, ctm = phoenix_dev_files
-    report = tmp_path / 'out' / 'alignments.txt'
+    report = tmp_path / 'out' / 'report.md'
     status, result = _json_run(capsys, ['--ref', ref, '--hyp', ctm, '--normalize',
                                         'phoenix2014', '--json', '--sclite', '--report',
                                         str(report)])
     assert status == 0 and result['sclite_match'] is True
     assert result['sclite']['errors'] == result['errors'] > 0
-    assert report.read_text(encoding='utf-8').count('\nid: ') == result['samples']
+    aligned = (tmp_path / 'out' / 'aligned.txt').read_text(encoding='utf-8')
+    assert aligned.count('\nid: ') == result['samples']
 
     status = score_wer.main(['--ref', ref, '--hyp', ctm, '--sclite'])
     lines = capsys.readouterr().out.splitlines()

@@ -43,11 +43,11 @@ def test_registered_and_reports_both_branches():
         'wer/seq': pytest.approx(100 * 5 / 7), 'wer/seq_sub': pytest.approx(100 * 4 / 7),
         'wer/seq_del': pytest.approx(100 / 7), 'wer/seq_ins': 0.0,
         'wer/seq_sub_count': 4, 'wer/seq_del_count': 1, 'wer/seq_ins_count': 0,
-        'wer/seq_ref_words': 7,
+        'wer/seq_ref_words': 7, 'wer/seq_ser': 100.0,
         'wer/conv': pytest.approx(100 * 4 / 7), 'wer/conv_sub': pytest.approx(100 / 7),
         'wer/conv_del': pytest.approx(300 / 7), 'wer/conv_ins': 0.0,
         'wer/conv_sub_count': 1, 'wer/conv_del_count': 3, 'wer/conv_ins_count': 0,
-        'wer/conv_ref_words': 7,
+        'wer/conv_ref_words': 7, 'wer/conv_ser': 50.0,
     }
     assert metric.results == []
 
@@ -126,8 +126,10 @@ def test_written_files_score_the_same_with_sclite(tmp_path):
     out_dir = tmp_path / 'work_dir'
     metric = WERMetric(normalize='phoenix2014', out_dir=str(out_dir))
     metrics = _evaluate(metric, [SAMPLES])
-    assert sorted(os.listdir(out_dir)) == ['alignment_conv.txt', 'alignment_seq.txt',
-                                           'hyp_conv.ctm', 'hyp_seq.ctm', 'ref.stm']
+    assert sorted(os.listdir(out_dir)) == [
+        'aligned_conv.txt', 'aligned_seq.txt', 'alignment_conv.txt', 'alignment_seq.txt',
+        'errors_conv.json', 'errors_seq.json', 'hyp_conv.ctm', 'hyp_seq.ctm', 'ref.stm',
+        'report_conv.md', 'report_seq.md']
     # The CTM keeps the raw glosses; scoring normalises them.
     assert read_ctm(str(out_dir / 'hyp_seq.ctm'))['a'] == ['a', 'loc-X', 'C']
     for branch in ('seq', 'conv'):

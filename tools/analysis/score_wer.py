@@ -27,7 +27,7 @@ import types
 from typing import Dict, List, Optional
 
 #: mmsign.evaluation's modules that score a CTM file: the standard library only.
-PURE_MODULES = ('alignment', 'normalization', 'sclite_io', 'scoring')
+PURE_MODULES = ('alignment', 'normalization', 'sclite_io', 'scoring', 'error_analysis')
 
 
 def load_scoring_modules() -> types.SimpleNamespace:
@@ -58,8 +58,12 @@ ErrorCounts = _wer.alignment.ErrorCounts
 TranscriptFormatError = _wer.sclite_io.TranscriptFormatError
 read_ctm, read_stm = _wer.sclite_io.read_ctm, _wer.sclite_io.read_stm
 CorpusScore, score_corpus = _wer.scoring.CorpusScore, _wer.scoring.score_corpus
-format_alignment_report = _wer.scoring.format_alignment_report
 format_counts = _wer.scoring.format_counts
+analysis_to_json, analyze = _wer.error_analysis.analysis_to_json, _wer.error_analysis.analyze
+diagnose, format_pra = _wer.error_analysis.diagnose, _wer.error_analysis.format_pra
+format_markdown_report = _wer.error_analysis.format_markdown_report
+plot_confusions = _wer.error_analysis.plot_confusions
+read_stm_speakers = _wer.error_analysis.read_stm_speakers
 
 _SCLITE_CANDIDATES = ('sclite', '/usr/lib/sctk/bin/sclite')
 
@@ -79,8 +83,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--sclite', nargs='?', const='', default=None, metavar='BINARY',
                         help='also score with the real sclite (found on PATH or in '
                         '/usr/lib/sctk/bin unless BINARY is given) and report both')
-    parser.add_argument('--report', metavar='FILE',
-                        help='write the per-sample alignments to FILE')
+    parser.add_argument('--report', metavar='FILE.md',
+                        help='write a readable error report (SER, top substitutions / '
+                        'deletions / insertions, per-gloss errors, WER by length and by '
+                        'signer) to FILE.md, the same as JSON to FILE.json, and the '
+                        'alignments to aligned.txt next to it (unless --aligned is given)')
+    parser.add_argument('--aligned', metavar='FILE',
+                        help="write each sample's alignment as sclite's -o pra prints it")
+    parser.add_argument('--plot', metavar='FILE.png',
+                        help='bar chart of the most frequent errors (needs matplotlib)')
+    parser.add_argument('--top', type=int, default=10,
+                        help='rows of the most-frequent tables and bars (default: 10)')
     return parser.parse_args(argv)
 
 
@@ -149,6 +162,29 @@ def counts_dict(counts: ErrorCounts) -> Dict[str, float]:
             'ref_words': counts.ref_words}
 
 
+def write_reports(args: argparse.Namespace, score: CorpusScore, analysis, signers: Dict,
+                  problem: Optional[str]) -> None:
+    """Write the files ``--report``, ``--aligned`` and ``--plot`` ask for."""
+    title = f'{args.hyp} against {args.ref}, normalisation {args.normalize}'
+    aligned = args.aligned
+    if args.report:
+        os.makedirs(osp.dirname(osp.abspath(args.report)), exist_ok=True)
+        with open(args.report, 'w', encoding='utf-8') as f:
+            f.write(format_markdown_report(analysis, title, args.top,
+                                           [f'Warning: {problem}'] if problem else ()))
+        with open(osp.splitext(args.report)[0] + '.json', 'w', encoding='utf-8') as f:
+            json.dump(dict(analysis_to_json(analysis, max(args.top, 20)), warning=problem),
+                      f, indent=1, ensure_ascii=False)
+        aligned = aligned or osp.join(osp.dirname(osp.abspath(args.report)), 'aligned.txt')
+    if aligned:
+        os.makedirs(osp.dirname(osp.abspath(aligned)), exist_ok=True)
+        with open(aligned, 'w', encoding='utf-8') as f:
+            f.write(format_pra(score, signers, osp.basename(args.hyp)))
+    if args.plot:
+        os.makedirs(osp.dirname(osp.abspath(args.plot)), exist_ok=True)
+        plot_confusions(analysis, args.plot, args.top)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Score and print; returns the exit status."""
     args = parse_args(argv)
@@ -159,16 +195,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (OSError, TranscriptFormatError, ValueError) as err:
         print(f'score_wer: error: {err}', file=sys.stderr)
         return 2
-    if args.report:
-        report_dir = osp.dirname(osp.abspath(args.report))
-        os.makedirs(report_dir, exist_ok=True)
-        with open(args.report, 'w', encoding='utf-8') as f:
-            f.write(format_alignment_report(
-                score, f'{args.hyp} against {args.ref}, normalisation {args.normalize}'))
+    problem = diagnose(score, hypotheses)
+    if problem:
+        print(f'score_wer: warning: {problem}', file=sys.stderr)
+    signers = read_stm_speakers(args.ref)
+    analysis = analyze(score, signers)
+    write_reports(args, score, analysis, signers, problem)
 
     result = counts_dict(score.totals)
-    result.update(samples=len(score.samples), samples_without_hypothesis=len(score.missing),
-                  normalize=args.normalize)
+    result.update(ser=analysis.ser, samples=len(score.samples),
+                  samples_without_hypothesis=len(score.missing), normalize=args.normalize,
+                  warning=problem)
     sclite_counts = None
     if args.sclite is not None:
         try:
