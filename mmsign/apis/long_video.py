@@ -140,7 +140,8 @@ def windowed_logits(model: nn.Module, source: VideoSource, pipeline: FramePipeli
     kept_conv: List[Tensor] = []
     with torch.no_grad():
         for done, win in enumerate(tqdm(plan, desc=f'{source.name}: windows',
-                                        disable=not progress, unit='window'), 1):
+                                        disable=not progress or len(plan) == 1,
+                                        unit='window'), 1):
             start = time.perf_counter()
             imgs = _frames_for(source, positions[win.start:win.stop])
             read = time.perf_counter()
