@@ -254,8 +254,8 @@ def inference_recognizer(model: nn.Module,
     timing: Dict[str, float] = dict(read=time.perf_counter() - start)
     one_pass = window is None or source.num_frames <= window
     logits, logits_conv, num_frames = windowed_logits(
-        model, source, pipeline, window=source.num_frames if one_pass else window,
-        overlap=0 if one_pass else overlap, stitch=stitch, progress=progress,
+        model, source, pipeline, window=None if one_pass else window, overlap=overlap,
+        stitch=stitch, progress=progress,
         timing=timing)
     decode_start = time.perf_counter()
     with torch.no_grad():

@@ -16,8 +16,9 @@ Two places to stitch (``stitch``):
 - ``'posteriors'``: the whole model runs per window and the class scores are stitched.
   The BiLSTM then sees only its window, so scores differ from one pass by what the
   recurrence carries across ``overlap // 2`` frames (measured in ``docs/inference.md``);
-  the convolution branch is exact when ``overlap // 2`` covers the temporal conv's
-  receptive field plus the backbone's reach (16 + 4 frames for the recipes).
+  the convolution branch is exact when ``overlap // 2`` covers how far an output frame
+  reaches beyond its own ``stride`` frames: 8 frames for the recipes (the "K5 P2 K5 P2"
+  conv reaches 6, the backbone's temporal window 2 more).
 
 Either way the frames are decoded lazily (:class:`~mmsign.apis.video_input.VideoSource`)
 and one decode runs over the stitched scores.
@@ -92,7 +93,7 @@ def _frames_for(source: VideoSource, positions: List[int]) -> np.ndarray:
 
 
 def windowed_logits(model: nn.Module, source: VideoSource, pipeline: FramePipeline,
-                    window: int = DEFAULT_WINDOW, overlap: int = DEFAULT_OVERLAP,
+                    window: Optional[int] = DEFAULT_WINDOW, overlap: int = DEFAULT_OVERLAP,
                     stitch: str = 'features', progress: bool = False,
                     timing: Optional[Dict[str, float]] = None,
                     on_window: Optional[Callable[[int, int], None]] = None
@@ -104,7 +105,8 @@ def windowed_logits(model: nn.Module, source: VideoSource, pipeline: FramePipeli
             data preprocessor).
         source (VideoSource): The opened video.
         pipeline (FramePipeline): The config's steps after decoding.
-        window (int): Frames per window. Defaults to :data:`DEFAULT_WINDOW`.
+        window (int, optional): Frames per window; None: one window for the whole video.
+            Defaults to :data:`DEFAULT_WINDOW`.
         overlap (int): Frames shared by neighbouring windows. Defaults to
             :data:`DEFAULT_OVERLAP`.
         stitch (str): ``'features'`` or ``'posteriors'`` (see the module docstring).
@@ -130,6 +132,8 @@ def windowed_logits(model: nn.Module, source: VideoSource, pipeline: FramePipeli
         positions = [min(max(p - LEFT_PAD, 0), total - 1) for p in range(padded)]
     else:
         positions = list(range(total))
+    if window is None or window >= len(positions):
+        window, overlap = len(positions), 0
     stride = frame_stride(model.head)
     if stitch == 'posteriors':
         window = max(stride, window // stride * stride)
