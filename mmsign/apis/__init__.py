@@ -7,6 +7,8 @@ from mmsign.apis.long_video import (
     plan_windows,
     windowed_logits,
 )
+from mmsign.apis.onnx_export import ExportableRecognizer, export_onnx
+from mmsign.apis.onnx_inference import OnnxRecognizer, write_onnx_metadata
 from mmsign.apis.pipeline import (
     FramePipeline,
     build_test_pipeline,
@@ -23,8 +25,10 @@ from mmsign.apis.video_input import (
 )
 
 __all__ = [
-    'DEFAULT_OVERLAP', 'DEFAULT_WINDOW', 'FramePipeline', 'RECIPE_FPS', 'RECIPE_FRAME_SIZE',
+    'DEFAULT_OVERLAP', 'DEFAULT_WINDOW', 'ExportableRecognizer', 'FramePipeline',
+    'OnnxRecognizer', 'RECIPE_FPS', 'RECIPE_FRAME_SIZE',
     'RecognitionResult', 'STITCH_MODES', 'VideoFrames', 'VideoSource', 'build_test_pipeline',
     'inference_recognizer', 'inference_steps', 'init_recognizer', 'pipeline_frame_size',
-    'plan_windows', 'read_video', 'resample_indices', 'windowed_logits'
+    'plan_windows', 'read_video', 'resample_indices', 'windowed_logits', 'export_onnx',
+    'write_onnx_metadata'
 ]
