@@ -126,9 +126,12 @@ def test_upload_shows_glosses_timeline_and_attention(server, browser, tmp_path):
     starts = [float(r.find_elements(By.TAG_NAME, 'td')[2].text) for r in rows]
     assert starts == [round(s['start'], 2) for s in expected.timestamps]
     assert len(browser.find_elements(By.CSS_SELECTOR, '#timeline g.gloss')) == len(rows)
-    image = browser.find_element(By.CSS_SELECTOR, '#attention img')
-    assert image.get_attribute('src').startswith('data:image/png;base64,')
-    assert browser.execute_script('return arguments[0].naturalWidth', image) > 100
+    images = browser.find_elements(By.CSS_SELECTOR, '#attention img')
+    assert len(images) == len(rows)  # one overlay per gloss
+    assert images[0].get_attribute('src').startswith('data:image/png;base64,')
+    assert browser.execute_script('return arguments[0].naturalWidth', images[0]) > 100
+    captions = [c.text for c in browser.find_elements(By.CSS_SELECTOR, '#attention figcaption')]
+    assert captions[0].startswith(expected.glosses[0] + ' @ ')
 
     # an example of the server's list
     browser.get(server['url'])

@@ -36,7 +36,7 @@ from PIL import Image
 from mmsign.apis import VideoSource, inference_recognizer, init_recognizer
 from mmsign.datasets.errors import SignLoadError
 from mmsign.utils.runtime import DictAction
-from mmsign.visualization import attention_overlays, contact_sheet, video_attention
+from mmsign.visualization import attention_overlays, video_attention
 
 PAGE = osp.join(osp.dirname(osp.abspath(__file__)), 'web_demo.html')
 #: Attention panels shown at most (one per gloss, spread over the video).
@@ -74,18 +74,26 @@ def png_data_url(image: np.ndarray) -> str:
     return 'data:image/png;base64,' + base64.b64encode(buffer.getvalue()).decode('ascii')
 
 
-def attention_sheet(model, path: str, fps: Optional[float], stamps: List[Dict]) -> str:
-    """Attention overlays of the frame in the middle of each gloss, as a PNG data URL."""
+def attention_panels(model, path: str, fps: Optional[float],
+                     stamps: List[Dict]) -> List[Dict]:
+    """Attention overlays of the frame in the middle of each gloss, as PNG data URLs.
+
+    Returns:
+        list[dict]: ``gloss``, ``time`` (seconds or None), ``frame`` and ``image``.
+    """
     attention = video_attention(model, path, fps=fps)
     overlays = attention_overlays(attention)
-    if stamps:
-        frames = [(s['start_frame'] + s['end_frame'] - 1) // 2 for s in stamps]
-    else:
-        frames = np.linspace(0, len(overlays) - 1, min(len(overlays), 6)).astype(int)
-    step = max(1, -(-len(frames) // MAX_PANELS))
-    panels = [np.asarray(Image.fromarray(overlays[min(f, len(overlays) - 1)]).resize(
-        (PANEL_SIZE, PANEL_SIZE), Image.NEAREST)) for f in list(frames)[::step]]
-    return png_data_url(contact_sheet(panels, columns=6))
+    picks = [dict(gloss=s['gloss'], time=s['start'],
+                  frame=(s['start_frame'] + s['end_frame'] - 1) // 2) for s in stamps]
+    if not picks:  # nothing recognised: show where it looked across the video
+        picks = [dict(gloss='', time=None, frame=int(f)) for f in
+                 np.linspace(0, len(overlays) - 1, min(len(overlays), 6))]
+    picks = picks[::max(1, -(-len(picks) // MAX_PANELS))]
+    for pick in picks:
+        frame = overlays[min(pick['frame'], len(overlays) - 1)]
+        pick['image'] = png_data_url(np.asarray(Image.fromarray(frame).resize(
+            (PANEL_SIZE, PANEL_SIZE), Image.NEAREST)))
+    return picks
 
 
 class Recognizer:
@@ -113,10 +121,10 @@ class Recognizer:
                             f'{self.max_seconds:g} s (start it with --max-seconds)')
         with self.lock, torch.no_grad():
             result = inference_recognizer(self.model, path, fps=self.fps)
-            sheet = attention_sheet(self.model, path, self.fps, result.timestamps)
+            panels = attention_panels(self.model, path, self.fps, result.timestamps)
         return dict(name=name, glosses=result.glosses, timestamps=result.timestamps,
                     glosses_conv=result.glosses_conv, duration=round(seconds, 3),
-                    frames=result.num_frames, video=result.video, attention=sheet,
+                    frames=result.num_frames, video=result.video, attention=panels,
                     seconds=round(result.timing['total'], 3))
 
 
