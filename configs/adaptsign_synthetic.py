@@ -39,6 +39,8 @@ train_pipeline = [
 test_pipeline = [
     dict(type='SignInit'),
     dict(type='SignDecode'),
+    # A no-op on the generated frames; inference resizes a user's video to it.
+    dict(type='SignResize', size=generated_size),
     dict(type='SignCenterCrop', size=image_size),
     dict(type='PackSignInputs'),
 ]

@@ -40,6 +40,7 @@ SPECS = {
     'TRANSFORMS': {
         'SignInit': dict(), 'SignDecode': dict(), 'SignTemporalRescale': dict(),
         'SignRandomCrop': dict(size=32), 'SignCenterCrop': dict(size=32),
+        'SignResize': dict(size=32),
         'SignFlip': dict(), 'PackSignInputs': dict(),
     },
     'METRICS': {'WERMetric': dict(normalize='phoenix2014')},

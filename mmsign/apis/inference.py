@@ -2,20 +2,36 @@
 import copy
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
-from mmaction.registry import MODELS, TRANSFORMS
+from mmaction.registry import MODELS
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor, nn
 
-from mmsign.apis.video_input import RECIPE_FRAME_SIZE, VideoFrames, VideoInput, read_video
+from mmsign.apis.long_video import (
+    DEFAULT_OVERLAP,
+    DEFAULT_WINDOW,
+    plan_windows,
+    windowed_logits,
+)
+from mmsign.apis.pipeline import (
+    FramePipeline,
+    build_test_pipeline,
+    inference_steps,
+    pipeline_frame_size,
+)
+from mmsign.apis.video_input import VideoInput, VideoSource
 from mmsign.datasets.vocabulary import GlossVocabulary
+from mmsign.models.decoders.timestamps import (
+    ctc_forced_alignment,
+    frame_stride,
+    gloss_timestamps,
+)
 from mmsign.utils.official_checkpoint import vocabulary_from_meta
 from mmsign.utils.runtime import load_config
 
@@ -34,8 +50,16 @@ class RecognitionResult:
         num_frames (int): Frames given to the model (after resampling).
         video (dict): The input and what was done to it (:meth:`VideoFrames.describe`).
         timing (dict[str, float]): Seconds spent reading (``read``), in the pipeline
-            (``pipeline``), in the model (``model``), decoding (``decode``) and in all
-            (``total``).
+            (``pipeline``), in the model (``model``), decoding and aligning (``decode``)
+            and in all (``total``).
+        timestamps (list[dict]): One entry per gloss of ``glosses``: ``gloss``,
+            ``start_frame`` / ``end_frame`` (input frames, end exclusive), ``start`` /
+            ``end`` in seconds at the video's frame rate (None when it is unknown: an
+            array or frame folder without ``source_fps``) and ``confidence`` (the mean
+            posterior of the gloss over its aligned frames); see
+            :mod:`mmsign.models.decoders.timestamps`.
+        timestamps_conv (list[dict]): The same for ``glosses_conv``.
+        windows (int): Windows the video was run in (1: one pass).
     """
     glosses: List[str]
     glosses_conv: List[str]
@@ -44,12 +68,16 @@ class RecognitionResult:
     num_frames: int
     video: Dict[str, Any]
     timing: Dict[str, float]
+    timestamps: List[Dict[str, Any]] = field(default_factory=list)
+    timestamps_conv: List[Dict[str, Any]] = field(default_factory=list)
+    windows: int = 1
 
     def to_dict(self, with_logits: bool = False) -> Dict[str, Any]:
         """A JSON-friendly dict; ``with_logits`` adds both logit matrices as lists."""
         out = dict(glosses=self.glosses, glosses_conv=self.glosses_conv,
+                   timestamps=self.timestamps, timestamps_conv=self.timestamps_conv,
                    num_frames=self.num_frames, output_frames=int(self.logits.shape[0]),
-                   video=self.video, timing=self.timing)
+                   windows=self.windows, video=self.video, timing=self.timing)
         if with_logits:
             out['logits'] = self.logits.tolist()
             out['logits_conv'] = self.logits_conv.tolist()
@@ -164,40 +192,35 @@ def init_recognizer(config: Union[str, Config],
     return model.to(device).eval()
 
 
-def _test_pipeline(cfg: Config) -> Tuple[list, list]:
-    """The config's test pipeline split around ``SignDecode``: (loading, after decoding)."""
-    pipeline = None
-    if cfg.get('test_dataloader'):
-        pipeline = cfg.test_dataloader.get('dataset', {}).get('pipeline')
-    pipeline = pipeline or cfg.get('test_pipeline')
-    if not pipeline:
-        raise ValueError('the config has no test pipeline (test_dataloader.dataset.pipeline '
-                         'or test_pipeline): inference needs its crop and packing steps')
-    types = [step['type'] for step in pipeline]
-    if 'SignDecode' not in types:
-        raise ValueError(f'the test pipeline {types} has no SignDecode step: inference '
-                         'replaces the steps up to it with its own video reading')
-    split = types.index('SignDecode')
-    return list(pipeline[:split + 1]), list(pipeline[split + 1:])
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
+def _decode(model: nn.Module, logits: Tensor, num_frames: int,
+            fps: Optional[float]) -> Tuple[List[str], List[Dict[str, Any]]]:
+    """Decode one branch and align its glosses to the frames."""
+    log_probs = logits.log_softmax(-1)
+    ids = model.decoder(log_probs[:, None], [len(logits)])[0]
+    glosses = model.vocab.decode(ids)
+    segments = ctc_forced_alignment(log_probs, ids, blank=getattr(model.decoder, 'blank', 0))
+    return glosses, gloss_timestamps(segments, glosses, frame_stride(model.head), num_frames,
+                                     fps)
 
 
 def inference_recognizer(model: nn.Module,
                          video: VideoInput,
                          fps: Optional[float] = None,
                          source_fps: Optional[float] = None,
-                         frame_size: Optional[Sequence[int]] = RECIPE_FRAME_SIZE
-                         ) -> RecognitionResult:
-    """Recognise the glosses signed in one video.
+                         frame_size: Optional[Sequence[int]] = None,
+                         window: Optional[int] = DEFAULT_WINDOW,
+                         overlap: int = DEFAULT_OVERLAP,
+                         stitch: str = 'features',
+                         progress: bool = False) -> RecognitionResult:
+    """Recognise the glosses signed in a video of any length, with their times.
 
-    The video is decoded, resampled to ``fps`` if asked, resized to ``frame_size`` (the
-    recipes' datasets are prepared at 256x256) and passed through the steps of the
-    config's test pipeline after ``SignDecode`` (the recipes: centre crop 224, packing).
-    Both branches are decoded with the model's decoder.
+    The video is decoded (lazily, ``window`` frames at a time), resampled to ``fps`` if
+    asked, and passed through the steps of the config's test pipeline after
+    ``SignDecode``: the frame size (``SignResize``), the crop and the packing the model
+    was evaluated with (:mod:`mmsign.apis.pipeline`). A video longer than ``window``
+    frames is run in overlapping windows stitched before one decode
+    (:mod:`mmsign.apis.long_video`). Both branches are decoded with the model's decoder
+    and their glosses aligned to the frames (:mod:`mmsign.models.decoders.timestamps`).
 
     Args:
         model (nn.Module): From :func:`init_recognizer`.
@@ -206,11 +229,18 @@ def inference_recognizer(model: nn.Module,
         fps (float, optional): Resample to this frame rate first (the recipes were
             trained at 25 fps). Defaults to None (every frame).
         source_fps (float, optional): Frame rate of a frame folder or array.
-        frame_size (Sequence[int], optional): ``(height, width)`` before the pipeline;
-            None keeps the input size. Defaults to 256x256.
+        frame_size (Sequence[int], optional): ``(height, width)`` that overrides the size
+            of the test pipeline's ``SignResize``. Defaults to None: the config's.
+        window (int, optional): Frames run at once; None runs the whole video in one
+            pass. Defaults to :data:`~mmsign.apis.long_video.DEFAULT_WINDOW`.
+        overlap (int): Frames shared by neighbouring windows. Defaults to
+            :data:`~mmsign.apis.long_video.DEFAULT_OVERLAP`.
+        stitch (str): ``'features'`` (exact) or ``'posteriors'``; see
+            :mod:`mmsign.apis.long_video`.
+        progress (bool): Show a progress bar over the windows.
 
     Returns:
-        RecognitionResult: glosses of both branches, logits and timing.
+        RecognitionResult: glosses of both branches with timestamps, logits and timing.
     """
     if getattr(model, 'cfg', None) is None:
         raise ValueError('the model has no .cfg (its config, whose test pipeline inference '
@@ -218,40 +248,39 @@ def inference_recognizer(model: nn.Module,
     if getattr(model, 'vocab', None) is None:
         raise ValueError('the model has no vocabulary: set model.vocab in the config or use '
                          'a checkpoint that stores one')
-    device = next(model.parameters()).device
     start = time.perf_counter()
-    frames: VideoFrames = read_video(video, frame_size=frame_size, fps=fps,
-                                     source_fps=source_fps)
-    read_done = time.perf_counter()
-
-    _, after_decode = _test_pipeline(model.cfg)
-    results: Dict[str, Any] = dict(
-        imgs=frames.imgs, img_shape=frames.imgs.shape[1:3],
-        original_shape=frames.imgs.shape[1:3], num_frames=int(frames.imgs.shape[0]),
-        sample_id=frames.name, signer='unknown', gloss_ids=[], gloss_text=[])
-    for step in after_decode:
-        results = TRANSFORMS.build(step)(results)
-    data = pseudo_collate([results])
-    pipeline_done = time.perf_counter()
-
+    source = VideoSource(video, fps=fps, source_fps=source_fps)
+    pipeline = FramePipeline(inference_steps(model.cfg, frame_size))
+    timing: Dict[str, float] = dict(read=time.perf_counter() - start)
+    one_pass = window is None or source.num_frames <= window
+    logits, logits_conv, num_frames = windowed_logits(
+        model, source, pipeline, window=None if one_pass else window, overlap=overlap,
+        stitch=stitch, progress=progress,
+        timing=timing)
+    decode_start = time.perf_counter()
     with torch.no_grad():
-        data = model.data_preprocessor(data, False)
-        outputs = model(data['inputs'], data['lengths'], mode='tensor')
-        length = outputs.lengths[0]
-        logits = outputs.seq_logits[:length, 0].float()
-        logits_conv = outputs.conv_logits[:length, 0].float()
-        _sync(device)
-        model_done = time.perf_counter()
-        seq_ids = model.decoder(logits.log_softmax(-1)[:, None], [length])[0]
-        conv_ids = model.decoder(logits_conv.log_softmax(-1)[:, None], [length])[0]
+        glosses, timestamps = _decode(model, logits, num_frames, source.fps)
+        glosses_conv, timestamps_conv = _decode(model, logits_conv, num_frames, source.fps)
     end = time.perf_counter()
-    timing = dict(read=read_done - start, pipeline=pipeline_done - read_done,
-                  model=model_done - pipeline_done, decode=end - model_done, total=end - start)
+    timing.update(decode=end - decode_start, total=end - start)
+    first = source.read(0, 1)
+    source_size = (int(first.shape[1]), int(first.shape[2]))
+    size = pipeline_frame_size(pipeline.steps) or source_size
+    steps = source.steps + pipeline.describe(source_size)
+    print_log(f'{source.name}: {source.kind}, {source.source_frames} frames of '
+              f'{source_size[1]}x{source_size[0]}'
+              + (f' at {source.source_fps:g} fps' if source.source_fps else '')
+              + '; ' + '; '.join(steps), logger='current')
+    windows = 1 if one_pass else len(plan_windows(num_frames, window, overlap))
     return RecognitionResult(
-        glosses=model.vocab.decode(seq_ids), glosses_conv=model.vocab.decode(conv_ids),
-        logits=logits.cpu(), logits_conv=logits_conv.cpu(),
-        num_frames=int(data['lengths'][0]), video=frames.describe(),
-        timing={k: round(v, 6) for k, v in timing.items()})
+        glosses=glosses, glosses_conv=glosses_conv, logits=logits, logits_conv=logits_conv,
+        num_frames=num_frames,
+        video=dict(name=source.name, kind=source.kind, source_frames=source.source_frames,
+                   source_size=list(source_size), source_fps=source.source_fps,
+                   fps=source.fps, frames=num_frames, size=list(size), steps=steps),
+        timing={k: round(v, 6) for k, v in timing.items()}, timestamps=timestamps,
+        timestamps_conv=timestamps_conv, windows=windows)
 
 
-__all__ = ['RecognitionResult', 'inference_recognizer', 'init_recognizer']
+__all__ = ['RecognitionResult', 'build_test_pipeline', 'inference_recognizer',
+           'init_recognizer']

@@ -81,11 +81,97 @@ def _as_array(video: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
     return video
 
 
+class VideoSource:
+    """A video opened for reading frames on demand (never all of them at once).
+
+    Frame ``i`` of the source is frame ``i`` after the optional resampling in time; a
+    video file is decoded by decord only for the frames asked for, a frame folder reads
+    only those files.
+
+    Attributes:
+        name (str): The file or folder name (``'array'`` for an array).
+        kind (str): ``'video'``, ``'frames'`` or ``'array'``.
+        source_frames (int): Frames of the input.
+        source_fps (float, optional): Frame rate of the input, when known.
+        fps (float, optional): Frame rate of the frames read (``source_fps`` unless
+            resampled).
+        num_frames (int): Frames that can be read.
+        steps (list[str]): What is done to the frames in time, in words.
+    """
+
+    def __init__(self, video: VideoInput, fps: Optional[float] = None,
+                 source_fps: Optional[float] = None) -> None:
+        self._array: Optional[np.ndarray] = None
+        if isinstance(video, str):
+            if osp.isdir(video):
+                results: Dict[str, Any] = dict(frame_dir=video, kind='frames')
+            elif osp.isfile(video):
+                results = dict(filename=video, kind='video')
+            else:
+                raise FileNotFoundError(f'video not found: {video} is neither a video file '
+                                        'nor a folder of frames')
+            self.name = osp.basename(osp.normpath(video))
+            results['sample_id'] = self.name
+            self._results = SignInit().transform(results)
+            if 'video_reader' in self._results and source_fps is None:
+                source_fps = float(self._results['video_reader'].get_avg_fps())
+            self.kind = results['kind']
+            self.source_frames = int(self._results['num_frames'])
+        else:
+            self._array = _as_array(video)
+            self.name, self.kind = 'array', 'array'
+            self.source_frames = len(self._array)
+            self._results = {}
+        self.source_fps = source_fps
+        self.steps: List[str] = []
+        self._inds: Optional[np.ndarray] = None
+        if fps is not None:
+            if source_fps is None:
+                raise ValueError(f'fps={fps} asks for resampling, but the frame rate of '
+                                 f'{self.name} is unknown: pass source_fps')
+            self._inds = resample_indices(self.source_frames, source_fps, fps)
+            self.steps.append(f'resampled {self.source_frames} frames at {source_fps:g} fps '
+                              f'to {len(self._inds)} frames at {fps:g} fps (nearest frames)')
+        elif source_fps is not None and abs(source_fps - RECIPE_FPS) > 0.1 * RECIPE_FPS:
+            print_log(f'{self.name} runs at {source_fps:g} fps; the recipes were trained on '
+                      f'{RECIPE_FPS:g} fps videos (PHOENIX): consider fps={RECIPE_FPS:g}',
+                      logger='current')
+        self.fps = fps if fps is not None else source_fps
+        self.num_frames = self.source_frames if self._inds is None else len(self._inds)
+
+    def read(self, start: int = 0, stop: Optional[int] = None) -> np.ndarray:
+        """Decode frames ``start .. stop - 1`` (after resampling).
+
+        Args:
+            start (int): First frame. Defaults to 0.
+            stop (int, optional): One past the last frame. Defaults to the end.
+
+        Returns:
+            np.ndarray: ``(stop - start, H, W, 3)`` uint8 RGB at the input's size.
+        """
+        stop = self.num_frames if stop is None else min(stop, self.num_frames)
+        if not 0 <= start < stop:
+            raise IndexError(f'{self.name}: cannot read frames {start}..{stop - 1} of '
+                             f'{self.num_frames}')
+        inds = np.arange(start, stop) if self._inds is None else self._inds[start:stop]
+        if self._array is not None:
+            return self._array[inds]
+        # SignDecode pops the reader / frame list from the dict it gets: give it a copy.
+        return SignDecode().transform(dict(self._results, frame_inds=inds))['imgs']
+
+    def frame_index(self, frame: int) -> int:
+        """The input's own index of frame ``frame`` (after resampling)."""
+        return int(frame if self._inds is None else self._inds[frame])
+
+
 def read_video(video: VideoInput,
                frame_size: Optional[Sequence[int]] = RECIPE_FRAME_SIZE,
                fps: Optional[float] = None,
                source_fps: Optional[float] = None) -> VideoFrames:
-    """Decode a video and bring it to the recipes' frame size and, optionally, frame rate.
+    """Decode a video and bring it to a frame size and, optionally, frame rate.
+
+    Inference does not resize here: it reads with ``frame_size=None`` and the config's
+    test pipeline resizes (:mod:`mmsign.apis.pipeline`).
 
     Args:
         video (str | np.ndarray | torch.Tensor): A video file (decord: mp4, avi, mkv ...),
@@ -107,47 +193,10 @@ def read_video(video: VideoInput,
         ValueError: A malformed array, or ``fps`` without a known source frame rate.
         SignLoadError: A file or frame cannot be decoded.
     """
-    if isinstance(video, str):
-        if osp.isdir(video):
-            results: Dict[str, Any] = dict(frame_dir=video, kind='frames')
-        elif osp.isfile(video):
-            results = dict(filename=video, kind='video')
-        else:
-            raise FileNotFoundError(f'video not found: {video} is neither a video file nor '
-                                    'a folder of frames')
-        name = osp.basename(osp.normpath(video))
-        results['sample_id'] = name
-        results = SignInit().transform(results)
-        if 'video_reader' in results and source_fps is None:
-            source_fps = float(results['video_reader'].get_avg_fps())
-        total = results['num_frames']
-    else:
-        array = _as_array(video)
-        name, total = 'array', len(array)
-        results = dict(kind='array', sample_id=name, num_frames=total)
-
-    steps: List[str] = []
-    inds = None
-    if fps is not None:
-        if source_fps is None:
-            raise ValueError(f'fps={fps} asks for resampling, but the frame rate of {name} is '
-                             'unknown: pass source_fps')
-        inds = resample_indices(total, source_fps, fps)
-        steps.append(f'resampled {total} frames at {source_fps:g} fps to {len(inds)} frames '
-                     f'at {fps:g} fps (nearest frames)')
-    elif source_fps is not None and abs(source_fps - RECIPE_FPS) > 0.1 * RECIPE_FPS:
-        print_log(f'{name} runs at {source_fps:g} fps; the recipes were trained on '
-                  f'{RECIPE_FPS:g} fps videos (PHOENIX): consider fps={RECIPE_FPS:g}',
-                  logger='current')
-
-    if results['kind'] == 'array':
-        imgs = array if inds is None else array[inds]
-    else:
-        if inds is not None:
-            results['frame_inds'] = inds
-        imgs = SignDecode().transform(results)['imgs']
+    source = VideoSource(video, fps=fps, source_fps=source_fps)
+    imgs = source.read()
+    steps = list(source.steps)
     source_size = (int(imgs.shape[1]), int(imgs.shape[2]))
-
     if frame_size is not None:
         height, width = (int(s) for s in frame_size)
         if source_size != (height, width):
@@ -155,13 +204,15 @@ def read_video(video: VideoInput,
                              for img in imgs])
             steps.append(f'resized {source_size[1]}x{source_size[0]} to {width}x{height} '
                          '(Lanczos, aspect ratio not kept, as the recipes\' preprocess.py)')
-    frames = VideoFrames(imgs=np.ascontiguousarray(imgs), name=name, kind=results['kind'],
-                         source_frames=total, source_size=source_size, source_fps=source_fps,
-                         steps=steps)
-    print_log(f'{name}: {frames.kind}, {total} frames of {source_size[1]}x{source_size[0]}'
-              + (f' at {source_fps:g} fps' if source_fps else '')
+    frames = VideoFrames(imgs=np.ascontiguousarray(imgs), name=source.name, kind=source.kind,
+                         source_frames=source.source_frames, source_size=source_size,
+                         source_fps=source.source_fps, steps=steps)
+    print_log(f'{source.name}: {frames.kind}, {source.source_frames} frames of '
+              f'{source_size[1]}x{source_size[0]}'
+              + (f' at {source.source_fps:g} fps' if source.source_fps else '')
               + ('; ' + '; '.join(steps) if steps else '; used as it is'), logger='current')
     return frames
 
 
-__all__ = ['RECIPE_FPS', 'RECIPE_FRAME_SIZE', 'VideoFrames', 'read_video', 'resample_indices']
+__all__ = ['RECIPE_FPS', 'RECIPE_FRAME_SIZE', 'VideoFrames', 'VideoSource', 'read_video',
+           'resample_indices']

@@ -158,25 +158,43 @@ def _check_words(sample_id: str, words: Sequence[str]) -> None:
                 'so it cannot be one word of an STM/CTM file')
 
 
-def write_ctm(path: str, hypotheses: Mapping[str, Sequence[str]]) -> None:
-    """Write hypotheses as a CTM file, the way the released AdaptSign code does.
+def write_ctm(path: str, hypotheses: Mapping[str, Sequence[str]],
+              times: Optional[Mapping[str, Sequence[Tuple[float, float]]]] = None) -> None:
+    """Write hypotheses as a CTM file.
 
-    Word ``i`` of a sample starts at ``i / 100`` seconds and lasts 0.01 s. A sample
-    without words gets no line (scoring fills in ``[EMPTY]``).
+    Without ``times`` as the released AdaptSign code does: word ``i`` of a sample starts
+    at ``i / 100`` seconds and lasts 0.01 s. With ``times`` (seconds from the CTC
+    alignment, :mod:`mmsign.models.decoders.timestamps`) each word of a sample listed
+    there gets its real start and duration. Starts are written zero-padded to a fixed
+    width (``0012.480``) so that the official pipeline's text sort (``sort -k3,3``) keeps
+    them in time order past 10 s; sclite reads them as numbers. A sample without words
+    gets no line (scoring fills in ``[EMPTY]``).
 
     Args:
         path (str): Output file.
         hypotheses (Mapping[str, Sequence[str]]): Words by sample id, written in the
             mapping's order.
+        times (Mapping[str, Sequence[tuple[float, float]]], optional): ``(start, end)``
+            seconds of each word, by sample id; samples missing here get the placeholders.
 
     Raises:
-        ValueError: If a word is empty or contains whitespace.
+        ValueError: If a word is empty or contains whitespace, or a sample's times do
+            not match its words.
     """
     lines = []
+    times = times or {}
     for sample_id, words in hypotheses.items():
         _check_words(sample_id, words)
-        lines.extend(f'{sample_id} 1 {i / 100:.2f} {CTM_GLOSS_DURATION:.2f} {word}\n'
-                     for i, word in enumerate(words))
+        spans = times.get(sample_id)
+        if spans is None:
+            lines.extend(f'{sample_id} 1 {i / 100:.2f} {CTM_GLOSS_DURATION:.2f} {word}\n'
+                         for i, word in enumerate(words))
+            continue
+        if len(spans) != len(words):
+            raise ValueError(f'sample {sample_id!r}: {len(spans)} times for {len(words)} '
+                             'words')
+        lines.extend(f'{sample_id} 1 {start:08.3f} {max(end - start, 0.001):.3f} {word}\n'
+                     for (start, end), word in zip(spans, words))
     with open(path, 'w', encoding='utf-8') as f:
         f.writelines(lines)
 

@@ -75,12 +75,16 @@ class WERMetric(BaseMetric):
             ``[EMPTY]`` (the official pipeline). When None, references are the samples'
             ``gt_gloss_text``.
         out_dir (str, optional): When set, each evaluation writes here
-            ``hyp_{b}.ctm`` (raw hypotheses, scorable again with
+            ``hyp_{b}.ctm`` (raw hypotheses with their aligned times when the recognizer
+            gives ``pred_gloss_frames``, scorable again with
             ``tools/analysis/score_wer.py`` or sclite), ``alignment_{b}.txt`` (per-sample
             alignments), ``aligned_{b}.txt`` (the same in sclite's ``-o pra`` layout),
             ``report_{b}.md`` and ``errors_{b}.json`` (SER, top confusions, per-gloss
             errors, WER by length and by signer) and, without ``ref_file``,
             ``ref.stm``. Files of an earlier evaluation are overwritten.
+        fps (float): Frame rate of the evaluated videos, for the CTM times: each gloss's
+            frames (``pred_gloss_frames`` from the recognizer's alignment) become
+            seconds. Defaults to 25 (PHOENIX14 / PHOENIX14-T).
         collect_device (str): ``'cpu'`` or ``'gpu'``, as in
             :class:`mmengine.evaluator.BaseMetric`. Defaults to ``'cpu'``.
         prefix (str, optional): Prefix of the metric names. Defaults to ``'wer'``.
@@ -93,6 +97,7 @@ class WERMetric(BaseMetric):
                  normalize: str = 'phoenix2014',
                  ref_file: Optional[str] = None,
                  out_dir: Optional[str] = None,
+                 fps: float = 25.0,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  collect_dir: Optional[str] = None) -> None:
@@ -107,6 +112,9 @@ class WERMetric(BaseMetric):
         self.normalize = normalize
         self.ref_file = ref_file
         self.out_dir = out_dir
+        if fps <= 0:
+            raise ValueError(f'WERMetric fps must be positive, got {fps}')
+        self.fps = fps
         self._stm_references: Optional[Dict[str, List[str]]] = None
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
@@ -124,6 +132,10 @@ class WERMetric(BaseMetric):
             for branch, key in BRANCHES.items():
                 if branch == 'seq' or key in sample:
                     result[branch] = self._glosses(sample, key, result)
+                    frames = sample.get(key.replace('pred_glosses', 'pred_gloss_frames'))
+                    if frames is not None and len(frames) == len(result[branch]):
+                        result[branch + '_times'] = [
+                            (first / self.fps, stop / self.fps) for first, stop in frames]
             if self.ref_file is None:
                 result['ref'] = self._glosses(sample, 'gt_gloss_text', result)
             if sample.get('signer') is not None:
@@ -183,6 +195,8 @@ class WERMetric(BaseMetric):
                               logger='current', level=logging.WARNING)
                 continue
             hypotheses = {r['sample_id']: r[branch] for r in results}
+            times = {r['sample_id']: r[branch + '_times'] for r in results
+                     if branch + '_times' in r}
             score = score_corpus(references, hypotheses, self.normalize)
             if score.missing and self.ref_file is not None:
                 print_log(f'WERMetric: {len(score.missing)} of {len(references)} samples '
@@ -197,7 +211,7 @@ class WERMetric(BaseMetric):
                           level=logging.WARNING)
             analysis = analyze(score, signers)
             if self.out_dir is not None:
-                self._write_outputs(branch, hypotheses, score)
+                self._write_outputs(branch, hypotheses, score, times)
                 self._write_analysis(branch, score, analysis, signers, problem)
             metrics.update(self._branch_metrics(branch, score))
             metrics[f'{branch}_ser'] = analysis.ser
@@ -247,10 +261,10 @@ class WERMetric(BaseMetric):
                       ensure_ascii=False)
 
     def _write_outputs(self, branch: str, hypotheses: Dict[str, List[str]],
-                       score: CorpusScore) -> None:
+                       score: CorpusScore, times: Dict[str, list]) -> None:
         ctm_path = osp.join(self.out_dir, f'hyp_{branch}.ctm')
         report_path = osp.join(self.out_dir, f'alignment_{branch}.txt')
-        write_ctm(ctm_path, hypotheses)
+        write_ctm(ctm_path, hypotheses, times)  # real times where the model aligned
         title = (f'mmsign WERMetric, branch {branch}, normalisation {self.normalize}, '
                  f'reference {self.ref_file or "gt_gloss_text"}')
         with open(report_path, 'w', encoding='utf-8') as f:

@@ -15,8 +15,7 @@ from mmaction.registry import TRANSFORMS
 from mmengine.config import Config
 from torch import Tensor, nn
 
-from mmsign.apis import RECIPE_FRAME_SIZE, inference_recognizer, read_video
-from mmsign.apis.inference import _test_pipeline
+from mmsign.apis import build_test_pipeline, inference_recognizer, inference_steps, read_video
 from mmsign.apis.video_input import VideoInput
 from mmsign.models.heads.edge_padding import LEFT_PAD, STRIDE
 
@@ -78,7 +77,8 @@ def ctc_emissions(logits: Tensor, glosses: Sequence[str], num_frames: int,
     return emissions
 
 
-def model_input_box(cfg: Config, frame_size: Tuple[int, int]) -> Tuple[int, int, int, int]:
+def model_input_box(cfg: Config,
+                    frame_size: Tuple[int, int]) -> Tuple[float, float, float, float]:
     """The part of a frame the config's test pipeline hands to the model.
 
     Args:
@@ -86,16 +86,17 @@ def model_input_box(cfg: Config, frame_size: Tuple[int, int]) -> Tuple[int, int,
         frame_size (tuple[int, int]): ``(height, width)`` of the frames entering it.
 
     Returns:
-        tuple[int, int, int, int]: ``(x1, y1, x2, y2)`` in the frame's pixels; it extends
+        tuple[float, float, float, float]: ``(x1, y1, x2, y2)`` in the frame's pixels; it extends
         beyond the frame where the crop zero-pads a smaller frame.
     """
     height, width = frame_size
-    _, after_decode = _test_pipeline(cfg)
+    _, after_decode = build_test_pipeline(cfg)
     results: Dict[str, Any] = dict(
         imgs=np.zeros((1, height, width, 3), dtype=np.uint8), img_shape=(height, width),
         original_shape=(height, width), num_frames=1, sample_id='box', signer='unknown',
         gloss_ids=[], gloss_text=[])
-    left, top = 0, 0
+    # Frame pixel = offset + current pixel * scale; a resize scales, a crop shifts.
+    left, top, scale_x, scale_y = 0.0, 0.0, 1.0, 1.0
     box_h, box_w = height, width
     for step in after_decode:
         transform = TRANSFORMS.build(step)
@@ -107,16 +108,19 @@ def model_input_box(cfg: Config, frame_size: Tuple[int, int]) -> Tuple[int, int,
         if (new_h, new_w) == (box_h, box_w):
             continue
         crop = results.get('crop_bbox')
-        if crop is None or crop is crop_before:
+        if step['type'] == 'SignResize':
+            scale_x, scale_y = scale_x * box_w / new_w, scale_y * box_h / new_h
+        elif crop is None or crop is crop_before:
             raise ValueError(f'{transform!r} of the test pipeline turns {box_w}x{box_h} '
                              f'frames into {new_w}x{new_h} without a crop: cannot place the '
                              'patches on the frames')
-        x1, y1 = int(crop[0]), int(crop[1])
-        # A crop larger than the frames pads them, centred, first.
-        left += x1 - max(new_w - box_w, 0) // 2
-        top += y1 - max(new_h - box_h, 0) // 2
+        else:
+            x1, y1 = int(crop[0]), int(crop[1])
+            # A crop larger than the frames pads them, centred, first.
+            left += (x1 - max(new_w - box_w, 0) // 2) * scale_x
+            top += (y1 - max(new_h - box_h, 0) // 2) * scale_y
         box_h, box_w = new_h, new_w
-    return left, top, left + box_w, top + box_h
+    return left, top, left + box_w * scale_x, top + box_h * scale_y
 
 
 @dataclass
@@ -193,12 +197,12 @@ def video_attention(model: nn.Module,
                     layer: Union[int, str] = 'mean',
                     fps: Optional[float] = None,
                     source_fps: Optional[float] = None,
-                    frame_size: Optional[Sequence[int]] = RECIPE_FRAME_SIZE
+                    frame_size: Optional[Sequence[int]] = None
                     ) -> VideoAttention:
     """Recognise a video and record where the backbone looks in every frame.
 
     The video is read once at its own size; :func:`~mmsign.apis.inference_recognizer`
-    resizes it to ``frame_size`` and runs the config's test pipeline, with the backbone
+    runs the config's test pipeline (its ``SignResize`` and crop), with the backbone
     recording (:meth:`~mmsign.models.backbones.AdaptSignViTBase.record_attention`).
 
     Args:
@@ -210,9 +214,9 @@ def video_attention(model: nn.Module,
             ``'mean'`` over the layers. Defaults to ``'mean'``.
         fps (float, optional): Resample to this frame rate first.
         source_fps (float, optional): Frame rate of a frame folder or array.
-        frame_size (Sequence[int], optional): ``(height, width)`` the frames are resized
-            to before the test pipeline, as :func:`~mmsign.apis.inference_recognizer`;
-            None keeps their size. Defaults to the recipes' 256x256.
+        frame_size (Sequence[int], optional): ``(height, width)`` overriding the test
+            pipeline's ``SignResize``, as in :func:`~mmsign.apis.inference_recognizer`.
+            Defaults to None: the config's.
 
     Returns:
         VideoAttention: The maps on the original frames, the glosses and their frames.
@@ -225,7 +229,7 @@ def video_attention(model: nn.Module,
     frames = original.imgs
     num_frames, height, width = frames.shape[:3]
     with backbone.record_attention() as records:
-        result = inference_recognizer(model, frames, frame_size=frame_size)
+        result = inference_recognizer(model, frames, frame_size=frame_size, window=None)
     record = records[-1].to('cpu')
 
     # padding_mode='frames' runs the backbone on the edge-padded video.
@@ -240,9 +244,12 @@ def video_attention(model: nn.Module,
         sources = torch.where(seen >= 0, (seen - first).clamp(0, num_frames - 1),
                               seen).numpy()
 
-    model_size = (height, width) if frame_size is None else tuple(int(s) for s in frame_size)
-    x1, y1, x2, y2 = model_input_box(model.cfg, model_size)
-    scale_x, scale_y = width / model_size[1], height / model_size[0]
+    cfg = model.cfg
+    if frame_size is not None:
+        cfg = cfg.copy()
+        cfg.test_pipeline = [dict(type='SignDecode'), *inference_steps(cfg, frame_size)]
+        cfg.pop('test_dataloader', None)
+    x1, y1, x2, y2 = model_input_box(cfg, (height, width))
     decoder = model.decoder
     emissions = ctc_emissions(result.logits, model.vocab.glosses, num_frames,
                               blank=getattr(decoder, 'blank', 0),
@@ -252,7 +259,7 @@ def video_attention(model: nn.Module,
         frames=frames, patch_attention=maps.numpy(),
         cls_share=record.cls_share(layer)[rows].numpy(), temporal_gates=gates,
         temporal_sources=sources, temporal_weight=record.temporal_weight,
-        model_box=(x1 * scale_x, y1 * scale_y, x2 * scale_x, y2 * scale_y), layer=layer,
+        model_box=(x1, y1, x2, y2), layer=layer,
         glosses=result.glosses, emissions=emissions, num_steps=int(result.logits.shape[0]),
         video=original.describe())
 

@@ -5,9 +5,12 @@ Example:
         work_dirs/adaptsign_phoenix14_released.pth my_video.mp4 --fps 25 --out result.json
 
 VIDEO is a video file (mp4, avi, mkv ...; read with decord) or a folder of PNG/JPG
-frames. Any size and frame rate: the frames are resized to 256x256 like the recipes'
-prepared datasets (aspect ratio not kept) and centre-cropped by the config's test
-pipeline; ``--fps 25`` resamples to PHOENIX's frame rate. What was done is printed.
+frames, of any size, frame rate and length. Every preprocessing step comes from the
+config's test pipeline, the one the model was evaluated with: its ``SignResize`` (the
+recipes: 256x256, the synthetic quick start: 36x36), its centre crop and its packing;
+``--fps 25`` resamples to PHOENIX's frame rate. Videos longer than ``--window`` frames
+are run in overlapping windows (bounded memory) with a progress bar. Each gloss is
+printed with its start and end time and a confidence. What was done is printed.
 """
 import argparse
 import json
@@ -15,7 +18,13 @@ import sys
 
 import torch
 
-from mmsign.apis import RECIPE_FRAME_SIZE, inference_recognizer, init_recognizer
+from mmsign.apis import (
+    DEFAULT_OVERLAP,
+    DEFAULT_WINDOW,
+    STITCH_MODES,
+    inference_recognizer,
+    init_recognizer,
+)
 from mmsign.utils.runtime import DictAction
 
 #: Input frames behind one output frame of the recipes' temporal conv (two pools of 2).
@@ -39,10 +48,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='resample to this frame rate first (the recipes: 25)')
     parser.add_argument('--source-fps', type=float,
                         help='frame rate of a frame folder (a video file\'s is read from it)')
-    parser.add_argument('--frame-size', type=int, nargs=2, default=list(RECIPE_FRAME_SIZE),
-                        metavar=('HEIGHT', 'WIDTH'),
-                        help='resize the frames to this before the test pipeline '
-                        '(default: %(default)s, the recipes\' prepared size)')
+    parser.add_argument('--frame-size', type=int, nargs=2, metavar=('HEIGHT', 'WIDTH'),
+                        help='override the size of the test pipeline\'s SignResize '
+                        '(default: the config\'s, which the model was evaluated at)')
+    parser.add_argument('--window', type=int, default=DEFAULT_WINDOW,
+                        help='frames run at once; longer videos are run in overlapping '
+                        'windows (default: %(default)s; 0: the whole video at once)')
+    parser.add_argument('--overlap', type=int, default=DEFAULT_OVERLAP,
+                        help='frames shared by neighbouring windows (default: %(default)s)')
+    parser.add_argument('--stitch', choices=STITCH_MODES, default='features',
+                        help='stitch the windows\' backbone features (exact, default) or '
+                        'their posteriors')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. model.padding_mode=frames')
     return parser.parse_args(argv)
@@ -61,24 +78,40 @@ def frame_table(result, glosses) -> str:
     return '\n'.join(lines)
 
 
+def timestamp_table(timestamps) -> str:
+    """One line per gloss: start and end (seconds, or frames without a frame rate)."""
+    lines = ['  start     end  conf  gloss']
+    for stamp in timestamps:
+        if stamp['start'] is None:
+            span = f'{stamp["start_frame"]:>6}f {stamp["end_frame"]:>6}f'
+        else:
+            span = f'{stamp["start"]:>6.2f}s {stamp["end"]:>6.2f}s'
+        lines.append(f'{span}  {stamp["confidence"]:.2f}  {stamp["gloss"]}')
+    return '\n'.join(lines)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     model = init_recognizer(args.config, args.checkpoint, device=args.device,
                             cfg_options=args.cfg_options)
     result = inference_recognizer(model, args.video, fps=args.fps,
-                                  source_fps=args.source_fps, frame_size=args.frame_size)
+                                  source_fps=args.source_fps, frame_size=args.frame_size,
+                                  window=args.window or None, overlap=args.overlap,
+                                  stitch=args.stitch, progress=not args.no_progress)
     video = result.video
     print(f'input: {video["kind"]} {video["name"]}, {video["source_frames"]} frames of '
           f'{video["source_size"][1]}x{video["source_size"][0]}'
           + (f' at {video["source_fps"]:g} fps' if video['source_fps'] else ''))
     for step in video['steps'] or ['used as it is (no resize, no resampling)']:
         print(f'  {step}')
-    print(f'model: {result.num_frames} frames -> {result.logits.shape[0]} output frames, '
-          f'{result.timing["model"]:.3f} s ({result.timing["total"]:.3f} s in all)')
+    print(f'model: {result.num_frames} frames -> {result.logits.shape[0]} output frames in '
+          f'{result.windows} window(s), {result.timing["model"]:.3f} s '
+          f'({result.timing["total"]:.3f} s in all)')
     if args.show_frames:
         print(frame_table(result, model.vocab.glosses))
     print('glosses (conv branch): ' + ' '.join(result.glosses_conv))
     print('glosses: ' + ' '.join(result.glosses))
+    print(timestamp_table(result.timestamps))
     if args.out:
         with open(args.out, 'w', encoding='utf-8') as f:
             json.dump(result.to_dict(with_logits=args.with_logits), f, ensure_ascii=False,

@@ -20,6 +20,9 @@ train_pipeline = [
 test_pipeline = [
     dict(type='SignInit'),
     dict(type='SignDecode'),
+    # The prepared frames are 256x256 already: this step states the size for inference
+    # on other videos (mmsign.apis) and changes nothing here.
+    dict(type='SignResize', size=256),
     dict(type='SignCenterCrop', size=224),
     dict(type='PackSignInputs'),
 ]

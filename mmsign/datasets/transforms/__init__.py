@@ -7,14 +7,17 @@ A training pipeline::
 
 and an evaluation pipeline::
 
-    SignInit -> SignDecode -> SignCenterCrop -> PackSignInputs
+    SignInit -> SignDecode -> SignResize -> SignCenterCrop -> PackSignInputs
+
+(``SignResize`` is a no-op on prepared data; it states the frame size for inference.)
 """
 from mmsign.datasets.transforms.formatting import PackSignInputs
 from mmsign.datasets.transforms.loading import SignDecode, SignInit
 from mmsign.datasets.transforms.processing import SignCenterCrop, SignFlip, SignRandomCrop
+from mmsign.datasets.transforms.resize import SignResize
 from mmsign.datasets.transforms.temporal import SignTemporalRescale
 
 __all__ = [
     'PackSignInputs', 'SignCenterCrop', 'SignDecode', 'SignFlip', 'SignInit',
-    'SignRandomCrop', 'SignTemporalRescale'
+    'SignRandomCrop', 'SignResize', 'SignTemporalRescale'
 ]

@@ -12,6 +12,11 @@ from torch import Tensor
 
 from mmsign.datasets.vocabulary import GlossVocabulary, VocabLike, as_vocabulary
 from mmsign.engine.nonfinite import RunningStatsSnapshot
+from mmsign.models.decoders.timestamps import (
+    ctc_forced_alignment,
+    frame_stride,
+    gloss_timestamps,
+)
 from mmsign.models.heads.ctc_head import CTCHeadOutputs
 from mmsign.models.heads.edge_padding import released_edge_padding
 
@@ -193,7 +198,11 @@ class SignRecognizer(BaseModel):
         """Decode both branches into gloss strings.
 
         Writes the data fields ``pred_glosses`` (sequence branch) and
-        ``pred_glosses_conv`` (conv branch), lists of gloss strings, into each sample.
+        ``pred_glosses_conv`` (conv branch), lists of gloss strings, into each sample,
+        and where each gloss is (:func:`~mmsign.models.decoders.ctc_forced_alignment`):
+        ``pred_gloss_frames`` / ``pred_gloss_frames_conv``, one ``[first, stop)`` pair
+        of input frames per gloss, and ``pred_gloss_scores`` / ``pred_gloss_scores_conv``,
+        the confidence of each gloss.
 
         Returns:
             list[ActionDataSample]: ``data_samples``, updated.
@@ -202,11 +211,20 @@ class SignRecognizer(BaseModel):
             raise ValueError('predicting gloss strings needs model.vocab (a '
                              'gloss_vocab.json path or a list of glosses)')
         outputs = self.extract_feat(inputs, lengths)
-        seq = self.decoder(outputs.seq_logits.float().log_softmax(-1), outputs.lengths)
-        conv = self.decoder(outputs.conv_logits.float().log_softmax(-1), outputs.lengths)
-        for sample, seq_ids, conv_ids in zip(data_samples, seq, conv):
-            sample.pred_glosses = self.vocab.decode(seq_ids)
-            sample.pred_glosses_conv = self.vocab.decode(conv_ids)
+        branches = (('', outputs.seq_logits), ('_conv', outputs.conv_logits))
+        stride = frame_stride(self.head)
+        for suffix, logits in branches:
+            log_probs = logits.float().log_softmax(-1)
+            decoded = self.decoder(log_probs, outputs.lengths)
+            for b, (sample, ids) in enumerate(zip(data_samples, decoded)):
+                sample.set_field(self.vocab.decode(ids), 'pred_glosses' + suffix)
+                segments = ctc_forced_alignment(log_probs[:outputs.lengths[b], b], ids,
+                                                blank=getattr(self.decoder, 'blank', 0))
+                stamps = gloss_timestamps(segments, [''] * len(ids), stride, lengths[b], None)
+                sample.set_field([[s['start_frame'], s['end_frame']] for s in stamps],
+                                 'pred_gloss_frames' + suffix)
+                sample.set_field([s['confidence'] for s in stamps],
+                                 'pred_gloss_scores' + suffix)
         return data_samples
 
     def train_step(self, data: Union[dict, tuple, list],
