@@ -13,8 +13,8 @@ train pipeline decodes fewer (only the distinct frames the temporal rescale keep
 
 By default it writes synthetic 256x256 PNG videos (a signer-like scene with camera
 noise, about 95 KB per frame) whose lengths are drawn from the real PHOENIX14 training
-split (``--lengths``, a ``*_lengths.csv`` such as tools/analysis/data/phoenix2014/). ``--data-root`` benchmarks
-frame folders of a prepared dataset instead::
+split (``--lengths``, a ``*_lengths.csv`` such as those in tools/analysis/data/).
+``--data-root`` benchmarks frame folders of a prepared dataset instead::
 
     python tools/analysis/benchmark_loading.py --num-videos 40
     python tools/analysis/benchmark_loading.py --dataset phoenix2014 \
