@@ -43,10 +43,11 @@ SPECS = {
     },
     'METRICS': {'WERMetric': dict(normalize='phoenix2014')},
     'VISBACKENDS': {'TensorboardIfInstalledVisBackend': dict(save_dir='{tmp}/vis')},
-    'OPTIM_WRAPPERS': {'SignAmpOptimWrapper': dict()},
+    'OPTIM_WRAPPERS': {'SignAmpOptimWrapper': dict(), 'SignOptimWrapper': dict()},
     'MODEL_WRAPPERS': {'DeviceAwareDistributedDataParallel': dict()},
     'HOOKS': {name: dict() for name in ('SafeCheckpointHook', 'TrainRandomStateHook',
-                                        'BadSampleReportHook', 'CheckpointCompatibilityHook')},
+                                        'BadSampleReportHook', 'CheckpointCompatibilityHook',
+                                        'NonFiniteStepHook')},
     'LOOPS': {'ResumableEpochBasedTrainLoop': dict(max_epochs=1)},
 }
 

@@ -8,7 +8,8 @@ from mmsign.engine.hooks import (
     TrainRandomStateHook,
 )
 from mmsign.engine.loops import ResumableEpochBasedTrainLoop
-from mmsign.engine.optim_wrapper import SignAmpOptimWrapper
+from mmsign.engine.nonfinite import NonFiniteStepHook
+from mmsign.engine.optim_wrapper import SignAmpOptimWrapper, SignOptimWrapper
 from mmsign.engine.resume import CheckpointError, check_checkpoint, find_resume_checkpoint
 from mmsign.engine.visualization import TensorboardIfInstalledVisBackend
 
@@ -17,7 +18,8 @@ allow_mmengine_checkpoints()
 __all__ = [
     'allow_mmengine_checkpoints', 'BadSampleReportHook', 'CheckpointCompatibilityHook',
     'CheckpointError', 'check_checkpoint', 'DeviceAwareDistributedDataParallel',
-    'find_resume_checkpoint', 'prepare_cpu_distributed', 'ResumableEpochBasedTrainLoop',
-    'SafeCheckpointHook', 'SignAmpOptimWrapper', 'TensorboardIfInstalledVisBackend',
+    'find_resume_checkpoint', 'NonFiniteStepHook', 'prepare_cpu_distributed',
+    'ResumableEpochBasedTrainLoop', 'SafeCheckpointHook', 'SignAmpOptimWrapper',
+    'SignOptimWrapper', 'TensorboardIfInstalledVisBackend',
     'TrainRandomStateHook'
 ]

@@ -18,7 +18,7 @@ __all__ = [
 
 #: Hooks every run gets (docs/reliability.md), unless the config lists them already.
 RELIABILITY_HOOKS = ('TrainRandomStateHook', 'BadSampleReportHook',
-                     'CheckpointCompatibilityHook')
+                     'CheckpointCompatibilityHook', 'NonFiniteStepHook')
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:

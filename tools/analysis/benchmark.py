@@ -50,7 +50,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import mmsign  # noqa: F401  (registers the mmsign modules)
 from mmsign.models.heads.edge_padding import released_padded_length
-from mmsign.models.recognizers.sign_recognizer import skips_on_device
+from mmsign.engine.optim_wrapper import skips_on_device
 from mmsign.utils.complexity import count_flops
 from mmsign.utils.runtime import DictAction, load_config
 
