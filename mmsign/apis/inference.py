@@ -14,10 +14,10 @@ from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor, nn
 
+from mmsign.apis.runtime import load_config
 from mmsign.apis.video_input import RECIPE_FRAME_SIZE, VideoFrames, VideoInput, read_video
 from mmsign.datasets.vocabulary import GlossVocabulary
 from mmsign.utils.official_checkpoint import vocabulary_from_meta
-from mmsign.utils.runtime import load_config
 
 
 @dataclass

@@ -16,7 +16,7 @@ import sys
 import torch
 
 from mmsign.apis import RECIPE_FRAME_SIZE, inference_recognizer, init_recognizer
-from mmsign.utils.runtime import DictAction
+from mmsign.apis.runtime import DictAction
 
 #: Input frames behind one output frame of the recipes' temporal conv (two pools of 2).
 FRAMES_PER_OUTPUT = 4

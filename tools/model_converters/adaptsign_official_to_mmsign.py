@@ -19,12 +19,12 @@ from typing import Optional
 
 from mmaction.registry import DATASETS
 
+from mmsign.apis.runtime import load_config
 from mmsign.utils.official_checkpoint import (
     RELEASED_NUM_CLASSES,
     OfficialCheckpointError,
     convert_official_checkpoint,
 )
-from mmsign.utils.runtime import load_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
