@@ -154,3 +154,42 @@ def test_accumulated_window_with_a_nan_batch_is_dropped():
     model.train_step(make_batch(), optim)
     model.train_step(make_batch(), optim)
     assert any(not torch.equal(before[0][k], v) for k, v in model.named_parameters())
+
+
+def test_under_ddp_the_agreed_flag_stays_on_the_device(host_reads, monkeypatch):
+    """Issue 16's CPU part: mmengine's DDP train_step, one all-reduce (MIN) of the flag,
+    and no read of it on the host (a one-process gloo group)."""
+    import socket
+
+    import torch.distributed as dist
+
+    from mmsign.engine.distributed import DeviceAwareDistributedDataParallel
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=0,
+                            world_size=1)
+    try:
+        reduced = []
+        all_reduce = dist.all_reduce
+
+        def counted(tensor, op=dist.ReduceOp.SUM, **kwargs):
+            reduced.append(op)
+            return all_reduce(tensor, op=op, **kwargs)
+        monkeypatch.setattr(dist, 'all_reduce', counted)
+        model = tiny_recognizer()
+        ddp = DeviceAwareDistributedDataParallel(module=model)
+        optim = SignOptimWrapper(optimizer=torch.optim.Adam(model.parameters(), lr=1e-3,
+                                                            fused=True))
+        ddp.train_step(make_batch(), optim)
+        host_reads.clear()
+        before = snapshot(model, optim)
+        handle = model.backbone.register_forward_hook(lambda m, i, out: out * float('nan'))
+        ddp.train_step(make_batch(), optim)
+        handle.remove()
+        assert host_reads == []
+        assert dist.ReduceOp.MIN in reduced
+        assert optim.last_step.skipped == 1
+        assert_unchanged(model, optim, before)
+    finally:
+        dist.destroy_process_group()
