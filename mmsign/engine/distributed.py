@@ -46,9 +46,8 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> bool:
 
     Sets ``env_cfg.dist_cfg.backend='gloo'`` (shown by the config dump) and initialises
     the default process group with it from torchrun's environment, so the Runner does
-    not call ``torch.cuda.set_device``. The model wrapper must handle CPU modules
-    (``model_wrapper_cfg=dict(type='DeviceAwareDistributedDataParallel')``, as in the
-    recipes).
+    not call ``torch.cuda.set_device``. A config without ``model_wrapper_cfg`` gets
+    ``dict(type='DeviceAwareDistributedDataParallel')`` (the recipes name it already).
 
     Args:
         cfg (Config): The config; modified in place.
@@ -60,6 +59,9 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> bool:
     if launcher != 'pytorch' or torch.cuda.is_available():
         return False
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    if not cfg.get('model_wrapper_cfg'):
+        # mmengine's default wrapper passes device_ids, which DDP refuses for CPU modules
+        cfg.model_wrapper_cfg = dict(type='DeviceAwareDistributedDataParallel')
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
                                 world_size=int(os.environ['WORLD_SIZE']))

@@ -78,6 +78,9 @@ class _AutocastMixin:
         if dtype not in AUTOCAST_DTYPES:
             raise ValueError(f'dtype={dtype!r}: use one of {list(AUTOCAST_DTYPES)}')
         self.dtype = AUTOCAST_DTYPES[dtype] if dtype or not fp16 else torch.float16
+        if self.dtype == torch.float16 and not torch.cuda.is_available():
+            raise ValueError(f'{type(self).__name__}: fp16 autocast needs a CUDA GPU (the '
+                             "CPU autocasts to bf16 only): set dtype='bfloat16' or None")
         # mmengine's run_iter opens autocast(enabled=self.fp16) with its default dtype:
         # inside the region opened below that default is self.dtype, and enabled=False
         # would switch autocast off again.

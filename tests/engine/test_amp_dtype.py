@@ -120,8 +120,12 @@ def test_apply_amp_refuses_what_it_does_not_know():
 
 def test_loop_dtype_values():
     loop = AmpValLoop.__new__(AmpValLoop)
-    loop._set_dtype(None, fp16=True)  # mmengine's switch alone: fp16, as in ValLoop
-    assert loop.dtype == torch.float16 and loop.fp16
+    if torch.cuda.is_available():
+        loop._set_dtype(None, fp16=True)  # mmengine's switch alone: fp16, as in ValLoop
+        assert loop.dtype == torch.float16 and loop.fp16
+    else:
+        with pytest.raises(ValueError, match='fp16 autocast needs a CUDA GPU'):
+            loop._set_dtype('float16', fp16=False)
     loop._set_dtype('bfloat16', fp16=False)
     assert loop.dtype == torch.bfloat16
     loop._set_dtype(None, fp16=False)
