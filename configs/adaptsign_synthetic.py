@@ -64,10 +64,12 @@ test_dataloader = dict(
 val_evaluator = dict(type='WERMetric', normalize='none')
 test_evaluator = val_evaluator
 
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=10, val_begin=1, val_interval=1)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=2e-3, weight_decay=1e-4))
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=10, val_begin=1,
+                 val_interval=1)
+val_cfg = dict(type='AmpValLoop', dtype=None)
+test_cfg = dict(type='AmpTestLoop', dtype=None)
+optim_wrapper = dict(type='SignOptimWrapper',
+                     optimizer=dict(type='Adam', lr=2e-3, weight_decay=1e-4))
 param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=10, eta_min=1e-5)
 ]

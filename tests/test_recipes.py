@@ -111,13 +111,16 @@ def test_recipe_trains_one_iteration_on_fixture_data(recipe, fixture, num_classe
     assert glob.glob(osp.join(work_dir, 'best_wer_seq_epoch_1.pth'))
 
 
-def test_missing_dataset_stops_at_once_naming_path_and_docs(tmp_path, monkeypatch):
+def test_missing_dataset_stops_at_once_naming_path_and_docs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the recipe's data/ is not here
+    monkeypatch.delenv('MMSIGN_DEBUG', raising=False)
     argv = ['train.py', recipe_path('adaptsign_phoenix14'), '--cfg-options',
             'model.backbone.pretrained=None']
     monkeypatch.setattr(sys, 'argv', argv)
-    with pytest.raises(FileNotFoundError) as error:
+    with pytest.raises(SystemExit) as error:
         load_tool('train').main()
-    message = str(error.value)
+    assert error.value.code == 1  # one message, no traceback (tests/tools/test_cli.py)
+    message = capsys.readouterr().err
+    assert message.startswith('tools/train.py: error: ')
     assert 'data/phoenix2014/phoenix-2014-multisigner/gloss_vocab.json' in message
     assert 'docs/datasets.md' in message

@@ -45,11 +45,17 @@ SPECS = {
     },
     'METRICS': {'WERMetric': dict(normalize='phoenix2014')},
     'VISBACKENDS': {'TensorboardIfInstalledVisBackend': dict(save_dir='{tmp}/vis')},
-    'OPTIM_WRAPPERS': {'SignAmpOptimWrapper': dict()},
+    'OPTIM_WRAPPERS': {'SignAmpOptimWrapper': dict(), 'SignOptimWrapper': dict()},
     'MODEL_WRAPPERS': {'DeviceAwareDistributedDataParallel': dict()},
     'HOOKS': {name: dict() for name in ('SafeCheckpointHook', 'TrainRandomStateHook',
-                                        'BadSampleReportHook', 'CheckpointCompatibilityHook')},
-    'LOOPS': {'ResumableEpochBasedTrainLoop': dict(max_epochs=1)},
+                                        'BadSampleReportHook', 'CheckpointCompatibilityHook',
+                                        'NonFiniteStepHook')},
+    'LOOPS': {'ResumableEpochBasedTrainLoop': dict(max_epochs=1),
+              'AmpValLoop': dict(dtype='bfloat16'), 'AmpTestLoop': dict(dtype=None)},
+    'RUNNERS': {'SignRunner': dict(
+        model=dict(type='SignRecognizer', backbone=dict(type='AdaptSignViT', arch=TINY_CLIP),
+                   head=dict(type='SignCTCHead', hidden_channels=16), vocab=GLOSSES),
+        work_dir='{tmp}/runner', default_scope='mmaction')},
 }
 
 DRIVER = textwrap.dedent('''
@@ -87,9 +93,16 @@ DRIVER = textwrap.dedent('''
                 obj = registry.build(args, default_args=dict(module=tiny))
             elif name == 'LOOPS':
                 from types import SimpleNamespace
+                from mmengine.evaluator import Evaluator
                 runner = SimpleNamespace(visualizer=SimpleNamespace())
                 loader = torch.utils.data.DataLoader(list(range(4)))
-                obj = registry.build(args, default_args=dict(runner=runner, dataloader=loader))
+                default_args = dict(runner=runner, dataloader=loader)
+                if 'max_epochs' not in args:
+                    default_args['evaluator'] = Evaluator([])
+                obj = registry.build(args, default_args=default_args)
+            elif name == 'RUNNERS':
+                args = dict(args, runner_type=args.pop('type'))
+                obj = registry.build(Config(args))
             else:
                 obj = registry.build(args)
             assert type(obj).__name__ == type_name, (type_name, type(obj))

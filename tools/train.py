@@ -3,18 +3,30 @@
 Example:
     python tools/train.py configs/adaptsign_synthetic.py
     bash tools/dist_train.sh configs/adaptsign_phoenix14.py 8
+
+Every option sets a config key (the config dump in the log file shows what ran); the
+Runner is built as mmaction2's own tools/train.py builds it.
 """
 import argparse
 import os
 import os.path as osp
+import shlex
+import sys
+from typing import List, Optional
 
-import mmsign  # noqa: F401  (registers mmsign's modules before the config is built)
-from mmsign.engine.resume import CheckpointError
-from mmsign.utils.runtime import DictAction, apply_common_args, build_runner, load_config
+PROG = 'tools/train.py'
 
 
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Train a CSLR model')
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """The command line (answers ``--help`` before torch or mmengine is imported).
+
+    Args:
+        argv (list[str], optional): Arguments. Defaults to ``sys.argv[1:]``.
+
+    Returns:
+        argparse.Namespace: The arguments.
+    """
+    parser = argparse.ArgumentParser(prog=PROG, description='Train a CSLR model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
@@ -23,8 +35,9 @@ def parse_args() -> argparse.Namespace:
         'the work dir when no path is given (a truncated one is skipped with a warning)')
     parser.add_argument(
         '--amp', nargs='?', const='auto', choices=['auto', 'bf16', 'fp16'],
-        help='mixed precision training: bf16 where the GPU supports it, else fp16 '
-        '(with a dynamic loss scale)')
+        help='mixed precision in training, validation and testing: bf16 (GPUs that have '
+        'it, and the CPU) or fp16 (GPUs, with a dynamic loss scale); no value: bf16 where '
+        'supported, else fp16')
     parser.add_argument('--no-validate', action='store_true',
                         help='do not evaluate checkpoints during training')
     parser.add_argument('--auto-scale-lr', action='store_true',
@@ -35,19 +48,32 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--deterministic', action='store_true',
                         help='make cuDNN and torch algorithms deterministic')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', metavar='KEY=VALUE',
         help='override config entries, e.g. model.backbone.pretrained=openai')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
+    parser.add_argument('--verbose', action='store_true',
+                        help='print the config dump and the hook table on the terminal '
+                        'too (they are always in the log file)')
+    parser.add_argument('--debug', action='store_true',
+                        help='show the traceback of a failure (or set MMSIGN_DEBUG=1)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
 
-def main() -> None:
-    args = parse_args()
-    cfg = load_config(args.config, args.cfg_options)
+def build_config(args: argparse.Namespace):
+    """The config the command line asks for.
+
+    Args:
+        args (argparse.Namespace): From :func:`parse_args`.
+
+    Returns:
+        Config: The config the Runner is built from.
+    """
+    from mmsign.apis.runtime import apply_common_args, load_config, parse_cfg_options
+    cfg = load_config(args.config, parse_cfg_options(args.cfg_options))
     apply_common_args(cfg, args, default_work_dir=osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0]))
     if args.resume == 'auto':
@@ -68,11 +94,53 @@ def main() -> None:
     if args.diff_rank_seed:
         randomness['diff_rank_seed'] = True
     cfg.randomness = randomness
+    if args.verbose:
+        cfg.verbose_terminal = True
+    return cfg
+
+
+def build(args: argparse.Namespace):
+    """The Runner of the command line, not yet started.
+
+    Args:
+        args (argparse.Namespace): From :func:`parse_args`.
+
+    Returns:
+        Runner: The runner.
+    """
+    import mmsign  # noqa: F401  (registers mmsign's modules before the config is built)
+    from mmsign.apis.runtime import build_runner
+    return build_runner(build_config(args))
+
+
+def resume_command(args: argparse.Namespace, work_dir: str) -> str:
+    """The command that resumes this run (its own arguments, ``--resume`` last)."""
+    kept, argv = [], sys.argv[1:]
+    for i, arg in enumerate(argv):
+        resume_path = i and argv[i - 1] == '--resume' and arg == args.resume
+        if arg != '--resume' and not arg.startswith('--resume=') and not resume_path:
+            kept.append(arg)
+    if '--work-dir' not in kept:
+        kept += ['--work-dir', work_dir]
+    return 'python ' + shlex.join([PROG, *kept, '--resume'])
+
+
+def train(args: argparse.Namespace) -> None:
+    """Build the Runner and train; Ctrl-C says where to resume from."""
+    from mmsign.apis.cli import interrupted_training
+    runner = build(args)
     try:
-        runner = build_runner(cfg)
         runner.train()
-    except CheckpointError as e:  # a broken or mismatched checkpoint: no traceback needed
-        raise SystemExit(f'tools/train.py: error: {e}') from None
+    except KeyboardInterrupt:
+        raise interrupted_training(runner.work_dir,
+                                   resume_command(args, runner.work_dir)) from None
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Train; a known failure ends with one line and exit status 1."""
+    args = parse_args(argv)
+    from mmsign.apis.cli import run_cli
+    run_cli(lambda: train(args), PROG, debug=args.debug or None)
 
 
 if __name__ == '__main__':

@@ -25,6 +25,7 @@ from mmsign.apis.pipeline import (
     inference_steps,
     pipeline_frame_size,
 )
+from mmsign.apis.runtime import load_config
 from mmsign.apis.video_input import VideoInput, VideoSource
 from mmsign.datasets.vocabulary import GlossVocabulary
 from mmsign.models.decoders.timestamps import (
@@ -33,7 +34,6 @@ from mmsign.models.decoders.timestamps import (
     gloss_timestamps,
 )
 from mmsign.utils.official_checkpoint import vocabulary_from_meta
-from mmsign.utils.runtime import load_config
 
 
 @dataclass

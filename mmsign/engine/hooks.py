@@ -1,20 +1,16 @@
 """Hooks that keep long runs safe: checkpoints, random state, bad samples, mismatches.
 
-``tools/train.py`` and ``tools/test.py`` add them to every run (see
-:func:`mmsign.utils.runtime.add_reliability`); docs/reliability.md says what each
-case does.
+configs/_base_/default_runtime.py names them for every recipe; docs/reliability.md
+says what each case does.
 """
 import logging
-import os
-import os.path as osp
 from collections import Counter
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from mmaction.registry import HOOKS
-from mmengine.dist import all_gather_object, get_world_size, is_main_process
-from mmengine.fileio import LocalBackend
-from mmengine.hooks import CheckpointHook, Hook
+from mmengine.dist import all_gather_object, get_world_size
+from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
@@ -22,93 +18,14 @@ from mmengine.runner import EpochBasedTrainLoop
 from mmsign.datasets.base import SKIPPED_SAMPLES_KEY
 from mmsign.engine.loops import ResumableEpochBasedTrainLoop
 from mmsign.engine.random_state import get_random_state, set_random_state
-from mmsign.engine.resume import LAST_CHECKPOINT, CheckpointError, remove_partial_files
+from mmsign.engine.resume import CheckpointError
 
-#: Suffix of a checkpoint while it is being written.
-PARTIAL_SUFFIX = '.part'
 #: Skipped samples listed by name in a report; the rest are counted.
 _MAX_LISTED = 50
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if is_model_wrapper(model) else model
-
-
-def _fsync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_text_atomic(path: str, text: str) -> None:
-    partial = path + PARTIAL_SUFFIX
-    with open(partial, 'w', encoding='utf-8') as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(partial, path)
-
-
-@HOOKS.register_module()
-class SafeCheckpointHook(CheckpointHook):
-    """mmengine's ``CheckpointHook`` whose checkpoints are never seen half-written.
-
-    Same arguments and files as ``CheckpointHook``; for a local ``out_dir`` three
-    things change:
-
-    - each checkpoint is written to ``<name>.part``, flushed to disk and renamed, so a
-      run killed while saving leaves the previous checkpoints and ``last_checkpoint``
-      as they were (the ``.part`` file is deleted by the next run);
-    - ``last_checkpoint`` is replaced atomically, after the checkpoint it names exists;
-    - with ``max_keep_ckpts``, the oldest checkpoint is deleted only after the new one
-      is complete (mmengine deletes it first, so with ``max_keep_ckpts=1`` a kill while
-      saving leaves nothing to resume from).
-
-    Best checkpoints (``save_best``) are written by mmengine's code unchanged.
-    """
-
-    def before_train(self, runner) -> None:
-        """Set up like ``CheckpointHook`` and delete ``.part`` files of a killed run."""
-        super().before_train(runner)
-        if self._atomic() and is_main_process() and osp.isdir(self.out_dir):
-            for path in remove_partial_files(self.out_dir, PARTIAL_SUFFIX):
-                print_log(f'removed {path}, a checkpoint whose saving was interrupted',
-                          logger='current', level=logging.WARNING)
-
-    def _atomic(self) -> bool:
-        return isinstance(self.file_backend, LocalBackend)
-
-    def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
-        if not self._atomic():
-            super()._save_checkpoint_with_step(runner, step, meta)
-            return
-        expired = None
-        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
-                                            and self.keep_ckpt_ids[-1] == step):
-            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
-                expired = self.keep_ckpt_ids.popleft()
-            self.keep_ckpt_ids.append(step)
-            runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
-        filename = self.filename_tmpl.format(step)
-        self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
-        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        runner.save_checkpoint(
-            self.out_dir, filename + PARTIAL_SUFFIX, self.file_client_args,
-            save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler, meta=meta,
-            by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
-        if not is_main_process():
-            return
-        partial = self.last_ckpt + PARTIAL_SUFFIX
-        _fsync(partial)
-        os.replace(partial, self.last_ckpt)
-        _write_text_atomic(osp.join(runner.work_dir, LAST_CHECKPOINT), self.last_ckpt)
-        if expired is not None:
-            old = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(expired))
-            if osp.isfile(old) and old != self.last_ckpt:
-                os.remove(old)
 
 
 @HOOKS.register_module()
@@ -350,6 +267,5 @@ def _first_difference(theirs: Sequence[str], ours: Sequence[str]) -> str:
 
 
 __all__: List[str] = [
-    'BadSampleReportHook', 'CheckpointCompatibilityHook', 'SafeCheckpointHook',
-    'TrainRandomStateHook', 'PARTIAL_SUFFIX'
+    'BadSampleReportHook', 'CheckpointCompatibilityHook', 'TrainRandomStateHook'
 ]

@@ -1,5 +1,7 @@
-"""Pieces shared by the training steps that skip a batch with a non-finite loss.
+"""What a skipped non-finite step needs besides the optimiser wrapper that skips it.
 
+:class:`~mmsign.engine.optim_wrapper.NonFiniteSkipMixin` decides and skips;
+:class:`NonFiniteStepHook` logs ``skipped_step`` and names the samples of a skipped batch.
 A skipped step must leave the model exactly as it was. Not calling the optimiser keeps
 the parameters and the optimiser state, but the forward pass of the bad batch has
 already moved the running statistics of the BatchNorm layers (NaN features make them
@@ -10,6 +12,9 @@ import logging
 from typing import Any, Dict, List, Optional, Sequence
 
 import torch
+from mmaction.registry import HOOKS
+from mmengine.dist import all_gather_object, get_rank
+from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
@@ -61,19 +66,68 @@ def batch_sample_ids(data: Any) -> List[str]:
 
 
 def describe_losses(log_vars: Dict[str, Tensor]) -> str:
-    """``loss=nan, loss_ctc_seq=12.3, ...`` for a log message."""
+    """``loss=nan, loss_ctc_seq=12.3, ...`` for a log message.
+
+    Args:
+        log_vars (dict[str, Tensor]): Scalars (tensors or numbers).
+
+    Returns:
+        str: The values, comma-separated.
+    """
     return ', '.join(f'{key}={float(value.detach()):.4g}' for key, value in log_vars.items())
 
 
-def log_skipped_step(log_vars: Dict[str, Tensor], bad_ids: Sequence[str],
-                     note: str = '') -> None:
+def log_skipped_step(losses: str, bad_ids: Sequence[str], note: str = '') -> None:
     """Warn that an optimiser step was skipped, naming the samples of the bad batch.
 
     Args:
-        log_vars (dict[str, Tensor]): The parsed losses of the batch.
+        losses (str): The batch's losses (:func:`describe_losses`).
         bad_ids (Sequence[str]): Sample ids of the batch(es) whose loss is not finite.
         note (str): Appended to the message (e.g. which ranks were affected).
     """
-    print_log(f'non-finite loss ({describe_losses(log_vars)}): optimiser step skipped, '
+    print_log(f'non-finite loss ({losses}): optimiser step skipped, '
               f'no parameter changed; samples {list(bad_ids)}{note}',
               logger='current', level=logging.WARNING)
+
+
+@HOOKS.register_module()
+class NonFiniteStepHook(Hook):
+    """Log ``skipped_step`` and name the samples of a step skipped for a non-finite loss.
+
+    The optimiser wrapper (``SignOptimWrapper``, ``SignAmpOptimWrapper``) decides and
+    skips on the device; this hook reads its flag after the iteration (mmengine's
+    ``RuntimeInfoHook``, which runs first, has already read the losses on the host, so
+    this adds no synchronisation), logs ``skipped_step`` (1 or 0) with the iteration's
+    scalars and, for a skipped step, warns with the losses and the sample ids of the
+    batch; under DDP the ids of every rank whose loss was not finite are gathered. With
+    an optimiser wrapper that cannot skip, it warns once before training.
+    """
+
+    priority = 'HIGH'  # before LoggerHook writes the iteration's scalars
+
+    def before_train(self, runner) -> None:
+        """Warn when the optimiser wrapper does not skip non-finite steps."""
+        if not hasattr(runner.optim_wrapper, 'last_step'):
+            print_log(f'{type(runner.optim_wrapper).__name__} does not skip steps with a '
+                      'non-finite loss: use SignOptimWrapper or SignAmpOptimWrapper',
+                      logger='current', level=logging.WARNING)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None,
+                         outputs: Optional[Dict[str, Tensor]] = None) -> None:
+        """Log the skip flag of the step, and the samples of a skipped one."""
+        flags = getattr(runner.optim_wrapper, 'last_step', None)
+        if flags is None:
+            return
+        runner.optim_wrapper.last_step = None
+        skipped = float(flags.skipped)
+        runner.message_hub.update_scalar('train/skipped_step', skipped)
+        if not skipped:
+            return
+        reports = all_gather_object((get_rank(), bool(flags.finite_here),
+                                     batch_sample_ids(data_batch),
+                                     describe_losses(outputs or {})))
+        bad = [report for report in reports if not report[1]] or reports
+        note = '' if len(reports) == 1 else (
+            f' (non-finite on rank {", ".join(str(report[0]) for report in bad)} of '
+            f'{len(reports)}; every rank skipped the step)')
+        log_skipped_step(bad[0][3], [i for report in bad for i in report[2]], note)

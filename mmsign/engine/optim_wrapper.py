@@ -1,17 +1,144 @@
-"""Mixed precision that picks its dtype from the machine, with a fused optimiser on GPUs."""
+"""Optimiser wrappers that skip a non-finite step, with mixed precision on any machine.
+
+The one mechanism for a step whose loss is NaN or infinite lives here, in
+``update_params``: the model keeps mmengine's ``train_step`` (and so does mmengine's DDP
+wrapper, which calls the same ``update_params``). See :class:`NonFiniteSkipMixin`.
+"""
 from contextlib import contextmanager
-from typing import Optional, Tuple, Union
+from typing import Dict, NamedTuple, Optional, Tuple, Union
 
 import torch
+import torch.distributed as dist
 from mmaction.registry import OPTIM_WRAPPERS
+from mmengine.dist import is_distributed
 from mmengine.logging import print_log
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from torch import Tensor, nn
 from torch.optim import Optimizer
+
+from mmsign.engine.nonfinite import RunningStatsSnapshot
 
 #: Optimisers whose ``fused=True`` implementation (one kernel for the whole update, and a
 #: device-side ``found_inf`` that skips a step without a host-device synchronisation) is
 #: used on GPUs when the config does not choose.
 FUSABLE_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW)
+
+
+class StepFlags(NamedTuple):
+    """What :meth:`NonFiniteSkipMixin.update_params` decided, as device tensors."""
+    #: 1.0 if the step was skipped (on every rank), else 0.0.
+    skipped: Tensor
+    #: 1.0 if this rank's loss was finite.
+    finite_here: Tensor
+
+
+def skips_on_device(optim_wrapper: OptimWrapper) -> bool:
+    """Whether a step with a non-finite loss can be skipped without reading the loss.
+
+    True for fused optimisers (``fused=True``: their update kernel takes a device-side
+    ``found_inf`` flag and leaves parameters and state untouched when it is set), unless a
+    grad scaler drives them (it sets that flag itself) or gradients are accumulated over
+    several batches (the skipped batch's gradients must then be dropped, which needs the
+    flag on the host).
+
+    Args:
+        optim_wrapper (OptimWrapper): Any mmengine optimiser wrapper.
+
+    Returns:
+        bool: True when the decision can stay on the device.
+    """
+    groups = optim_wrapper.optimizer.param_groups
+    scaler = getattr(optim_wrapper, 'use_loss_scaler',
+                     isinstance(optim_wrapper, AmpOptimWrapper))
+    return (all(group.get('fused') for group in groups) and not scaler
+            and getattr(optim_wrapper, '_accumulative_counts', 1) == 1)
+
+
+class NonFiniteSkipMixin:
+    """``update_params`` that skips a step whose loss is NaN or infinite on any rank.
+
+    ``optim_context(model)`` (entered by every mmengine ``train_step`` before the forward
+    pass) takes a :class:`RunningStatsSnapshot` of the model's BatchNorm statistics.
+    ``update_params(loss)`` then always runs the backward pass (under DDP every rank must,
+    or the gradient all-reduce would wait for a rank that left), computes a finite flag
+    on the loss's device and, under DDP, agrees on it with one all-reduce (MIN) that
+    stays on the device. If the flag is 0 the step is skipped on every rank: no parameter
+    or optimiser state changes, the gradients are cleared and the BatchNorm statistics
+    the bad forward pass moved are put back.
+
+    - Fused optimiser, no grad scaler, no accumulation (:func:`skips_on_device`; what
+      :class:`SignAmpOptimWrapper` gives on GPUs): the flag goes to the fused kernel as
+      ``found_inf`` and the statistics are restored with ``torch.where``; nothing waits
+      for the device, in one process and under DDP.
+    - Otherwise the agreed flag is read on the host (one synchronisation per step; free
+      on the CPU).
+
+    :attr:`last_step` holds the flags of the latest call; :class:`NonFiniteStepHook`
+    logs them (``skipped_step``) and names the samples of a skipped batch.
+    """
+
+    last_step: Optional[StepFlags] = None
+    _stats: Optional[RunningStatsSnapshot] = None
+
+    @contextmanager
+    def optim_context(self, model: nn.Module):
+        """The wrapper's context, after a snapshot of the BatchNorm statistics."""
+        self._stats = RunningStatsSnapshot(model)
+        with super().optim_context(model):
+            yield
+
+    def update_params(self, loss: Tensor, step_kwargs: Optional[Dict] = None,
+                      zero_kwargs: Optional[Dict] = None) -> None:
+        """Backward, then an update that every rank skips if any loss is not finite.
+
+        Composed of ``OptimWrapper``'s public steps (``scale_loss``, ``backward``,
+        ``should_update``, ``step``, ``zero_grad``) in upstream's order;
+        tests/engine/test_upstream_mirrors.py fails when upstream's ``update_params``
+        changes.
+
+        Args:
+            loss (Tensor): The total loss of the batch.
+            step_kwargs (dict, optional): Arguments of ``optimizer.step``.
+            zero_kwargs (dict, optional): Arguments of ``optimizer.zero_grad``.
+        """
+        step_kwargs, zero_kwargs = step_kwargs or {}, zero_kwargs or {}
+        stats, self._stats = self._stats, None
+        self.backward(self.scale_loss(loss))
+        finite_here = torch.isfinite(loss.detach()).reshape(()).float()
+        agreed = finite_here.clone()
+        if is_distributed():
+            dist.all_reduce(agreed, op=dist.ReduceOp.MIN)
+        skipped = 1.0 - agreed
+        self.last_step = StepFlags(skipped, finite_here)
+        if skips_on_device(self):
+            optimizer = self.optimizer
+            optimizer.found_inf = skipped  # read by the fused update kernel
+            try:
+                if self.should_update():
+                    self.step(**step_kwargs)
+                    self.zero_grad(**zero_kwargs)
+            finally:
+                del optimizer.found_inf
+            if stats is not None:
+                stats.restore(where=skipped > 0)
+        elif bool(agreed):
+            if self.should_update():
+                self.step(**step_kwargs)
+                self.zero_grad(**zero_kwargs)
+        else:
+            # With accumulation this drops the whole window's gradients, not only this
+            # batch's: the NaN ones cannot be told apart once summed.
+            self.zero_grad(**zero_kwargs)
+            if stats is not None:
+                stats.restore()
+
+
+@OPTIM_WRAPPERS.register_module()
+class SignOptimWrapper(NonFiniteSkipMixin, OptimWrapper):
+    """mmengine's ``OptimWrapper`` (fp32) that skips non-finite steps.
+
+    Args: as ``mmengine.optim.OptimWrapper``.
+    """
 
 
 def with_fused_update(optimizer: Optimizer,
@@ -46,8 +173,8 @@ def with_fused_update(optimizer: Optimizer,
 
 
 @OPTIM_WRAPPERS.register_module()
-class SignAmpOptimWrapper(AmpOptimWrapper):
-    """Autocast training with the best dtype the machine offers.
+class SignAmpOptimWrapper(NonFiniteSkipMixin, AmpOptimWrapper):
+    """Autocast training with the best dtype the machine offers, skipping non-finite steps.
 
     * GPUs with bf16 (Ampere and newer): bf16 autocast, no loss scaling (bf16 has fp32's
       range, so a grad scaler only adds work).
@@ -55,13 +182,12 @@ class SignAmpOptimWrapper(AmpOptimWrapper):
       AdaptSign code trains.
     * No GPU: plain fp32 with one log line, so recipes that ask for mixed precision still
       run on a laptop or in CI (mmengine's ``AmpOptimWrapper`` refuses the CPU); or bf16
-      autocast on the CPU with ``cpu_dtype='bfloat16'`` (used to test bf16 numerics
-      without a GPU).
+      autocast on the CPU with ``cpu_dtype='bfloat16'`` (what ``--amp bf16`` sets).
 
     On a GPU, an Adam or AdamW optimiser that the config left without ``fused`` /
     ``foreach`` is rebuilt with ``fused=True`` (``fused='auto'``): one kernel updates all
-    parameters, and :meth:`SignRecognizer.train_step` can skip a step with a non-finite
-    loss on the device instead of reading the loss on the host.
+    parameters, and a step with a non-finite loss is skipped on the device
+    (:class:`NonFiniteSkipMixin`).
 
     Args:
         dtype (str): Autocast dtype on GPUs: ``'auto'`` (as above), ``'bfloat16'`` or
@@ -100,35 +226,39 @@ class SignAmpOptimWrapper(AmpOptimWrapper):
         super().__init__(loss_scale=loss_scale, dtype=dtype, **kwargs)
         self.use_loss_scaler = self.cast_dtype == torch.float16
 
-    def backward(self, loss: torch.Tensor, **kwargs) -> None:
+    def backward(self, loss: Tensor, **kwargs) -> None:
+        """Backward through the grad scaler only when fp16 needs one."""
         if self.use_loss_scaler:
-            super().backward(loss, **kwargs)
+            AmpOptimWrapper.backward(self, loss, **kwargs)
         else:
             OptimWrapper.backward(self, loss, **kwargs)
 
     def step(self, **kwargs) -> None:
+        """Step through the grad scaler only when fp16 needs one."""
         if self.use_loss_scaler:
-            super().step(**kwargs)
+            AmpOptimWrapper.step(self, **kwargs)
         else:
             OptimWrapper.step(self, **kwargs)
 
     def state_dict(self) -> dict:
+        """The optimiser state, with the grad scaler's only when there is one."""
         if self.use_loss_scaler:
-            return super().state_dict()
+            return AmpOptimWrapper.state_dict(self)
         return OptimWrapper.state_dict(self)
 
     def load_state_dict(self, state_dict: dict) -> None:
+        """Load a state, dropping the grad scaler's when this run has none."""
         if self.use_loss_scaler:
-            super().load_state_dict(state_dict)
+            AmpOptimWrapper.load_state_dict(self, state_dict)
             return
         state_dict.pop('loss_scaler', None)  # a checkpoint written on an fp16 machine
         OptimWrapper.load_state_dict(self, state_dict)
 
     @contextmanager
-    def optim_context(self, model: torch.nn.Module):
-        if self.cast_dtype is None:
-            with OptimWrapper.optim_context(self, model):
-                yield
-        else:
-            with super().optim_context(model):
-                yield
+    def optim_context(self, model: nn.Module):
+        """The BatchNorm snapshot, then autocast in :attr:`cast_dtype` (none for fp32)."""
+        self._stats = RunningStatsSnapshot(model)
+        context = (OptimWrapper.optim_context if self.cast_dtype is None
+                   else AmpOptimWrapper.optim_context)
+        with context(self, model):
+            yield

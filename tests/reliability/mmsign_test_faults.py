@@ -108,8 +108,10 @@ class FaultInjectionHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         ids = [s.metainfo['sample_id'] for s in data_batch['data_samples']]
+        # logged by NonFiniteStepHook (priority HIGH, before this hook)
+        skipped = runner.message_hub.get_scalar('train/skipped_step').current()
         self.losses[runner.iter] = dict(loss=float(outputs['loss'].detach()), sample_ids=ids,
-                                        skipped_step=float(outputs['skipped_step']))
+                                        skipped_step=float(skipped))
         nan_iter = int(self.fault.get('nan_at_iter', -2))
         if self._before is not None and runner.iter in (nan_iter, nan_iter + 1):
             after = _state(self._model(runner), runner.optim_wrapper.optimizer)
@@ -118,7 +120,7 @@ class FaultInjectionHook(Hook):
                     self._handle.remove()
                     self._handle = None
                 self.nan_report.update(
-                    sample_ids=ids, skipped_step=float(outputs['skipped_step']),
+                    sample_ids=ids, skipped_step=float(skipped),
                     changed_params=_changed(self._before, after, 'param.'),
                     changed_buffers=_changed(self._before, after, 'buffer.'),
                     changed_optimizer=_changed(self._before, after, 'optim.'),

@@ -46,7 +46,9 @@ def write_config(path: str, data_root: str, max_epochs: int = 3, checkpoint: str
     text = f"""
 _base_ = [{SYNTHETIC!r}]
 custom_imports = dict(imports=['mmsign', 'mmsign_test_faults'], allow_failed_imports=False)
-custom_hooks = [dict(type='FaultInjectionHook')]
+custom_hooks = [dict(type='TrainRandomStateHook'), dict(type='BadSampleReportHook'),
+                dict(type='CheckpointCompatibilityHook'), dict(type='NonFiniteStepHook'),
+                dict(type='FaultInjectionHook')]
 train_dataloader = {loader}
 val_dataloader = {loader}
 test_dataloader = {loader}
@@ -101,6 +103,15 @@ def train(config: str, work_dir: str, *extra: str, fault: Optional[str] = None,
 
 def log_of(result: subprocess.CompletedProcess) -> str:
     return result.stdout + result.stderr
+
+
+def log_files(work_dir: str) -> str:
+    """The run log files of a work dir (the config dump and hook table are only there)."""
+    text = ''
+    for path in sorted(glob.glob(osp.join(work_dir, '*', '*.log'))):
+        with open(path, encoding='utf-8', errors='replace') as f:
+            text += f.read()
+    return text
 
 
 def losses(work_dir: str, rank: int = 0) -> Dict[int, dict]:

@@ -8,8 +8,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmsign.apis.runtime import resolve_checkpoint
 from mmsign.engine.resume import CheckpointError, checkpoint_problem, find_resume_checkpoint
-from mmsign.utils.runtime import resolve_checkpoint
 
 
 def save(path, iteration: int, optimizer: bool = True, legacy: bool = False) -> str:

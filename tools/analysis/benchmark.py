@@ -49,10 +49,10 @@ from mmengine.registry import init_default_scope
 from torch.utils.flop_counter import FlopCounterMode
 
 import mmsign  # noqa: F401  (registers the mmsign modules)
+from mmsign.apis.runtime import DictAction, load_config
+from mmsign.engine.optim_wrapper import skips_on_device
 from mmsign.models.heads.edge_padding import released_padded_length
-from mmsign.models.recognizers.sign_recognizer import skips_on_device
 from mmsign.utils.complexity import count_flops
-from mmsign.utils.runtime import DictAction, load_config
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16, 'none': None}

@@ -11,8 +11,8 @@ import argparse
 import json
 import sys
 
+from mmsign.apis.runtime import DictAction, load_config
 from mmsign.utils.complexity import recognizer_complexity
-from mmsign.utils.runtime import DictAction, load_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:

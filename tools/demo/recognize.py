@@ -25,7 +25,7 @@ from mmsign.apis import (
     inference_recognizer,
     init_recognizer,
 )
-from mmsign.utils.runtime import DictAction
+from mmsign.apis.runtime import DictAction
 
 #: Input frames behind one output frame of the recipes' temporal conv (two pools of 2).
 FRAMES_PER_OUTPUT = 4

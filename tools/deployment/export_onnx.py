@@ -24,7 +24,7 @@ from mmsign.apis.onnx_export import ExportableRecognizer, export_onnx
 from mmsign.apis.onnx_inference import OnnxRecognizer, write_onnx_metadata
 from mmsign.apis.pipeline import pipeline_frame_size
 from mmsign.models.decoders.timestamps import frame_stride
-from mmsign.utils.runtime import DictAction
+from mmsign.apis.runtime import DictAction
 
 
 def parse_args(argv=None) -> argparse.Namespace:

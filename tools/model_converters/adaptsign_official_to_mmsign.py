@@ -22,6 +22,7 @@ from typing import Optional
 
 from mmaction.registry import DATASETS
 
+from mmsign.apis.runtime import load_config
 from mmsign.models.converters import convert_corrnet_checkpoint, is_corrnet_state_dict
 from mmsign.utils.official_checkpoint import (
     RELEASED_NUM_CLASSES,
@@ -29,7 +30,6 @@ from mmsign.utils.official_checkpoint import (
     convert_official_checkpoint,
     load_official_checkpoint,
 )
-from mmsign.utils.runtime import load_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:

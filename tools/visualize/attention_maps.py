@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from mmsign.apis import RECIPE_FRAME_SIZE, init_recognizer
-from mmsign.utils.runtime import DictAction
+from mmsign.apis.runtime import DictAction
 from mmsign.visualization import (
     FRAMES_PER_STEP,
     PanelRenderer,

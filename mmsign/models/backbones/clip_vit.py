@@ -50,8 +50,12 @@ def clip_vit_config(arch: ArchType) -> Tuple[dict, str]:
 
     model_cfg = open_clip.get_model_config(arch)
     if model_cfg is None:
+        import difflib  # only for this message: the closest of open_clip's ~100 ViTs
         vits = [name for name in open_clip.list_models() if name.startswith('ViT-')]
-        raise ValueError(f'open_clip has no model {arch!r}; its ViTs are {vits}')
+        close = difflib.get_close_matches(str(arch), vits, n=5, cutoff=0.0)
+        raise ValueError(f'open_clip has no model {arch!r}; its ViTs are {close} and '
+                         f'{len(vits) - len(close)} more (the names closest to {arch!r}; '
+                         'open_clip.list_models() lists them all)')
     vision = model_cfg['vision_cfg']
     defaults = open_clip.CLIPVisionCfg()
     other = {key: value for key, value in vision.items()

@@ -1,17 +1,13 @@
 """SignRecognizer: packed frames -> backbone -> CTC head -> losses or gloss strings."""
-import logging
-from typing import Dict, List, NamedTuple, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
-import torch
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
-from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from torch import Tensor
 
 from mmsign.datasets.vocabulary import GlossVocabulary, VocabLike, as_vocabulary
-from mmsign.engine.nonfinite import RunningStatsSnapshot
 from mmsign.models.decoders.timestamps import (
     ctc_forced_alignment,
     frame_stride,
@@ -21,57 +17,6 @@ from mmsign.models.heads.ctc_head import CTCHeadOutputs
 from mmsign.models.heads.edge_padding import released_edge_padding
 
 PADDING_MODES = ('features', 'frames')
-
-
-def skips_on_device(optim_wrapper: OptimWrapper) -> bool:
-    """Whether a step with a non-finite loss can be skipped without reading the loss.
-
-    True for fused optimisers (``fused=True``: their update kernel takes a device-side
-    ``found_inf`` flag and leaves parameters and state untouched when it is set), unless a
-    grad scaler drives them (it sets that flag itself) or gradients are accumulated over
-    several batches (the skipped batch's gradients must then be dropped, which needs the
-    flag on the host).
-    """
-    groups = optim_wrapper.optimizer.param_groups
-    scaler = getattr(optim_wrapper, 'use_loss_scaler',
-                     isinstance(optim_wrapper, AmpOptimWrapper))
-    return (all(group.get('fused') for group in groups) and not scaler
-            and getattr(optim_wrapper, '_accumulative_counts', 1) == 1)
-
-
-class _SkipReport(NamedTuple):
-    """A train step's skip flag and log values on their way to the host."""
-    values: Tensor  # [skipped, *device_values] on the host once ``done``
-    keys: List[str]
-    device_keys: List[str]
-    host_values: Dict[str, float]
-    sample_ids: List[str]
-    done: Optional['torch.cuda.Event']
-
-    @classmethod
-    def start(cls, skipped: Tensor, log_vars: Dict[str, Tensor],
-              sample_ids: List[str]) -> '_SkipReport':
-        """Start copying ``skipped`` and the log values to the host without waiting."""
-        device_keys = [k for k, v in log_vars.items() if v.device == skipped.device]
-        host_values = {k: float(v) for k, v in log_vars.items() if v.device.type == 'cpu'
-                       and k not in device_keys}
-        stacked = torch.stack([v.detach().float().reshape(())
-                               for v in [skipped] + [log_vars[k] for k in device_keys]])
-        if stacked.device.type != 'cuda':
-            return cls(stacked.cpu(), list(log_vars), device_keys, host_values, sample_ids,
-                       None)
-        values = torch.empty(stacked.shape, dtype=stacked.dtype, pin_memory=True)
-        values.copy_(stacked, non_blocking=True)
-        done = torch.cuda.Event()
-        done.record()
-        return cls(values, list(log_vars), device_keys, host_values, sample_ids, done)
-
-    def ready(self) -> bool:
-        return self.done is None or self.done.query()
-
-    def log_values(self) -> Dict[str, float]:
-        values = {**dict(zip(self.device_keys, self.values[1:].tolist())), **self.host_values}
-        return {key: values[key] for key in self.keys}
 
 
 @MODELS.register_module()
@@ -142,7 +87,6 @@ class SignRecognizer(BaseModel):
                              f'{self.vocab.num_classes} classes')
         self.head = MODELS.build(head)
         self.decoder = MODELS.build(decoder or dict(type='CTCBeamSearchDecoder'))
-        self._skip_reports: List[_SkipReport] = []  # see train_step
 
     def extract_feat(self, inputs: Tensor, lengths: Sequence[int]) -> CTCHeadOutputs:
         """Backbone and head on a packed batch.
@@ -226,72 +170,3 @@ class SignRecognizer(BaseModel):
                 sample.set_field([s['confidence'] for s in stamps],
                                  'pred_gloss_scores' + suffix)
         return data_samples
-
-    def train_step(self, data: Union[dict, tuple, list],
-                   optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
-        """One optimisation step that skips batches with a non-finite loss.
-
-        A NaN or infinite total loss (after the CTC loss has already left out videos
-        too short for their glosses) would corrupt the weights: the step is skipped (no
-        update, optimiser state untouched), the gradients are cleared, the BatchNorm
-        running statistics the bad forward pass moved are put back, and the batch's
-        sample ids are logged. ``skipped_step`` (1 or 0) is logged.
-
-        With a fused optimiser (:func:`skips_on_device`; ``SignAmpOptimWrapper`` makes
-        Adam fused on GPUs) the decision stays on the device: the optimiser's kernel
-        receives the flag, nothing waits for the GPU, ``skipped_step`` is a device
-        tensor, and the warning with the sample ids is logged by a later step once the
-        flag has reached the host. Otherwise the loss is read on the host (one
-        device-to-host synchronisation per step).
-
-        Args:
-            data (dict): A collated batch.
-            optim_wrapper (OptimWrapper): Updates the parameters.
-
-        Returns:
-            dict[str, Tensor]: Values to log.
-        """
-        self.report_skipped_steps()
-        stats = RunningStatsSnapshot(self)
-        with optim_wrapper.optim_context(self):
-            data = self.data_preprocessor(data, True)
-            losses = self._run_forward(data, mode='loss')
-        parsed_loss, log_vars = self.parse_losses(losses)
-        ids = [str(s.metainfo.get('sample_id', '?')) for s in data['data_samples'] or []]
-        if skips_on_device(optim_wrapper):
-            skipped = (~torch.isfinite(parsed_loss.detach())).float()
-            optimizer = optim_wrapper.optimizer
-            optimizer.found_inf = skipped  # read by the fused update kernel
-            try:
-                optim_wrapper.update_params(parsed_loss)
-            finally:
-                del optimizer.found_inf
-            stats.restore(where=skipped > 0)
-            self._skip_reports.append(_SkipReport.start(skipped, log_vars, ids))
-            self.report_skipped_steps()
-        else:
-            finite = bool(torch.isfinite(parsed_loss))
-            if finite:
-                optim_wrapper.update_params(parsed_loss)
-            else:
-                optim_wrapper.zero_grad()
-                stats.restore()
-                self._warn_skipped({k: v.item() for k, v in log_vars.items()}, ids)
-            skipped = torch.tensor(0.0 if finite else 1.0)
-        log_vars['skipped_step'] = skipped
-        return log_vars
-
-    def report_skipped_steps(self) -> None:
-        """Log the device-side skips (see :meth:`train_step`) whose flags have reached the
-        host; never waits for the device."""
-        reports = self._skip_reports
-        while reports and reports[0].ready():
-            report = reports.pop(0)
-            if report.values[0] > 0:
-                self._warn_skipped(report.log_values(), report.sample_ids)
-
-    @staticmethod
-    def _warn_skipped(log_values: Dict[str, float], sample_ids: List[str]) -> None:
-        values = ', '.join(f'{k}={v:.4g}' for k, v in log_values.items())
-        print_log(f'non-finite loss ({values}): optimiser step skipped for samples '
-                  f'{sample_ids}', logger='current', level=logging.WARNING)

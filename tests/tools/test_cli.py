@@ -1,0 +1,148 @@
+"""tools/train.py and tools/test.py speak plainly, tried through their command lines: a
+known failure is one line and exit status 1 (``--debug`` / ``MMSIGN_DEBUG=1`` show the
+traceback), ``--help`` answers before torch is imported, ``--resume`` with nothing to
+resume says so, Ctrl-C names the checkpoint to resume from, and the config dump and hook
+table stay in the log file unless ``--verbose``."""
+import glob
+import os
+import os.path as osp
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TRAIN = osp.join(REPO, 'tools', 'train.py')
+TEST = osp.join(REPO, 'tools', 'test.py')
+SYNTHETIC = osp.join(REPO, 'configs', 'adaptsign_synthetic.py')
+GENERATOR = dict(num_train=4, num_dev=2, num_test=2)
+
+
+def env(**extra) -> dict:
+    variables = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=os.pathsep.join(
+        p for p in (REPO, os.environ.get('PYTHONPATH')) if p), **extra)
+    if 'MMSIGN_DEBUG' not in extra:
+        variables.pop('MMSIGN_DEBUG', None)
+    return variables
+
+
+def run(args, cwd, timeout=300, **extra) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=str(cwd), env=env(**extra))
+
+
+def small(data_root: str, epochs: int = 1) -> list:
+    found = [f'train_cfg.max_epochs={epochs}', 'default_hooks.checkpoint.save_best=None']
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        found += [f'{loader}.num_workers=0', f'{loader}.persistent_workers=False',
+                  f'{loader}.batch_size=2', f'{loader}.dataset.data_root={data_root}']
+        found += [f'{loader}.dataset.generator.{k}={v}' for k, v in GENERATOR.items()]
+    return found
+
+
+@pytest.mark.parametrize('tool', [TRAIN, TEST])
+def test_help_answers_before_the_heavy_imports(tool, tmp_path):
+    probe = ('import runpy, sys\n'
+             f'sys.argv = [{tool!r}, "--help"]\n'
+             'try:\n'
+             f'    runpy.run_path({tool!r}, run_name="__main__")\n'
+             'except SystemExit as e:\n'
+             '    print("exit", e.code)\n'
+             'print("heavy", sorted(m for m in ("torch", "mmengine", "mmsign") '
+             'if m in sys.modules))\n')
+    result = run(['-c', probe], tmp_path)
+    assert 'usage: tools/' in result.stdout and '--debug' in result.stdout
+    assert 'exit 0' in result.stdout and 'heavy []' in result.stdout, result.stdout
+
+
+def assert_one_line_error(result, *fragments):
+    text = result.stdout + result.stderr
+    assert result.returncode == 1, text[-3000:]
+    assert 'Traceback' not in text
+    (line, ) = [line for line in result.stderr.splitlines() if ': error: ' in line]
+    for fragment in fragments:
+        assert fragment in line, line
+    return line
+
+
+def test_missing_config_is_one_line_and_debug_shows_the_traceback(tmp_path):
+    missing = str(tmp_path / 'no_such_config.py')
+    result = run([TRAIN, missing], tmp_path)
+    assert_one_line_error(result, 'tools/train.py: error: ', 'config file not found',
+                          missing, 'MMSIGN_DEBUG=1')
+    for shown in (run([TRAIN, missing, '--debug'], tmp_path),
+                  run([TEST, missing, 'x.pth'], tmp_path, MMSIGN_DEBUG='1')):
+        assert shown.returncode != 0 and 'Traceback' in shown.stderr
+
+
+def test_missing_checkpoint_and_unknown_arch(tmp_path):
+    result = run([TEST, SYNTHETIC, str(tmp_path / 'gone.pth'), '--work-dir',
+                  str(tmp_path / 'w')], tmp_path)
+    assert_one_line_error(result, 'tools/test.py: error: CheckpointError: cannot load from',
+                          'gone.pth: file not found')
+    result = run([TRAIN, SYNTHETIC, '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+                  'model.backbone.arch=ViT-B-61'], tmp_path)
+    line = assert_one_line_error(result, "open_clip has no model 'ViT-B-61'", "'ViT-B-16'")
+    listed = line.split('its ViTs are [', 1)[1].split(']', 1)[0]
+    assert listed.count("'ViT-") <= 5  # the close names, not all ~70 ViTs
+
+
+def test_unreadable_sample_is_one_line(tmp_path):
+    from mmengine.config import Config
+
+    import mmsign  # noqa: F401
+    from mmsign.datasets.synthetic import ensure_synthetic_dataset
+    data_root = str(tmp_path / 'data')
+    generator = dict(Config.fromfile(SYNTHETIC).train_dataloader.dataset.generator,
+                     **GENERATOR)
+    ensure_synthetic_dataset(data_root, **generator)
+    frames = sorted(glob.glob(osp.join(data_root, '**', 'train', '**', '*.png'),
+                              recursive=True))
+    with open(frames[0], 'wb') as f:
+        f.write(b'not a png')
+    result = run([TRAIN, SYNTHETIC, '--work-dir', str(tmp_path / 'w'), '--cfg-options',
+                  *small(data_root), 'train_dataloader.sampler.shuffle=False'], tmp_path)
+    assert_one_line_error(result, 'SignLoadError', osp.basename(frames[0]))
+
+
+@pytest.mark.slow
+def test_resume_from_nothing_ctrl_c_and_quiet_terminal(tmp_path):
+    data_root, work_dir = str(tmp_path / 'data'), str(tmp_path / 'work')
+    command = [TRAIN, SYNTHETIC, '--work-dir', work_dir, '--resume', '--cfg-options',
+               *small(data_root, epochs=200)]
+    process = subprocess.Popen([sys.executable, *command], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, cwd=str(tmp_path),
+                               env=env())
+    try:
+        deadline = time.monotonic() + 240
+        while not osp.isfile(osp.join(work_dir, 'epoch_2.pth')):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    text = out + err
+    assert process.returncode == 130, text[-3000:]
+    assert f'--resume: no checkpoint in {work_dir}, starting from scratch' in text
+    assert 'Traceback' not in text and 'KeyboardInterrupt' not in text
+    (line, ) = [line for line in err.splitlines() if line.startswith('tools/train.py: ')]
+    assert 'interrupted; the last complete checkpoint is ' + work_dir in line
+    named = line.split('the last complete checkpoint is ', 1)[1].split(':', 1)[0]
+    assert osp.isfile(named) and osp.basename(named).startswith('epoch_')
+    assert line.endswith('--resume') and f'--work-dir {work_dir}' in line
+    # the config dump and hook table are in the log file only
+    assert 'Config:' not in text and 'Hooks will be executed' not in text
+    (log_file, ) = glob.glob(osp.join(work_dir, '*', '*.log'))
+    with open(log_file) as f:
+        logged = f.read()
+    assert 'Config:' in logged and 'Hooks will be executed' in logged
+    assert f'config dump and hook order: in {log_file}' in text
+    # --verbose prints them on the terminal too
+    shown = run([TEST, SYNTHETIC, named, '--work-dir', work_dir, '--verbose',
+                 '--cfg-options', *small(data_root)], tmp_path)
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    assert 'Config:' in shown.stdout and 'Hooks will be executed' in shown.stdout
