@@ -34,8 +34,8 @@ import torch
 from PIL import Image
 
 from mmsign.apis import VideoSource, inference_recognizer, init_recognizer
-from mmsign.datasets.errors import SignLoadError
 from mmsign.apis.runtime import DictAction
+from mmsign.datasets.errors import SignLoadError
 from mmsign.visualization import attention_overlays, video_attention
 
 PAGE = osp.join(osp.dirname(osp.abspath(__file__)), 'web_demo.html')

@@ -23,8 +23,8 @@ from mmsign.apis import FramePipeline, VideoSource, inference_steps, init_recogn
 from mmsign.apis.onnx_export import ExportableRecognizer, export_onnx
 from mmsign.apis.onnx_inference import OnnxRecognizer, write_onnx_metadata
 from mmsign.apis.pipeline import pipeline_frame_size
-from mmsign.models.decoders.timestamps import frame_stride
 from mmsign.apis.runtime import DictAction
+from mmsign.models.decoders.timestamps import frame_stride
 
 
 def parse_args(argv=None) -> argparse.Namespace:
