@@ -16,11 +16,11 @@ from mmsign.evaluation.error_analysis import (
     analysis_to_json,
     analyze,
     diagnose,
-    format_markdown_report,
     format_pra,
     length_bucket,
     read_stm_speakers,
 )
+from mmsign.evaluation.error_report import format_markdown_report
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
