@@ -231,3 +231,26 @@ def test_score_wer_warns_on_empty_hypotheses(release_data, tmp_path, capsys):
     captured = capsys.readouterr()
     assert 'warning: all 540 hypotheses are empty' in captured.err
     assert 'WER 100.00%' in captured.out
+
+
+@pytest.mark.parametrize('module', ['error_analysis', 'error_report'])
+def test_report_modules_import_only_the_standard_library(module):
+    # score_wer.py must run without torch or mmengine: these modules may import only the
+    # standard library and the pure scoring modules (matplotlib inside the plot function).
+    import ast
+    import sys
+
+    if not hasattr(sys, 'stdlib_module_names'):
+        pytest.skip('needs Python 3.10+ (sys.stdlib_module_names)')
+    path = osp.join(REPO_ROOT, 'mmsign', 'evaluation', f'{module}.py')
+    with open(path, encoding='utf-8') as f:
+        tree = ast.parse(f.read())
+    pure = {'alignment', 'scoring', 'error_analysis', 'normalization', 'sclite_io'}
+    for node in tree.body:  # module level only
+        if isinstance(node, ast.Import):
+            assert all(a.name.split('.')[0] in sys.stdlib_module_names for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                assert node.module in pure, node.module
+            else:
+                assert node.module.split('.')[0] in sys.stdlib_module_names, node.module
