@@ -6,7 +6,7 @@ library only, like the rest of the scoring path, so ``tools/analysis/score_wer.p
 without torch.
 
 - :func:`analyze` turns a :class:`~.scoring.CorpusScore` into an :class:`ErrorAnalysis`;
-- :func:`analysis_to_json` and :func:`format_markdown_report` write it;
+- :func:`analysis_to_json` writes it (:mod:`.error_report` as Markdown, files, a plot);
 - :func:`format_pra` writes the per-sample alignments exactly as ``sclite -o pra`` does;
 - :func:`diagnose` names the likely cause when a WER is 100 % for a trivial reason.
 """
@@ -163,11 +163,11 @@ def analysis_to_json(analysis: ErrorAnalysis, top: int = 20) -> dict:
         'sentences': analysis.sentences,
         'sentence_errors': analysis.sentence_errors,
         'top_substitutions': [{'ref': r, 'hyp': h, 'count': c}
-                              for (r, h), c in _most_common(analysis.substitutions, top)],
+                              for (r, h), c in most_common(analysis.substitutions, top)],
         'top_deletions': [{'ref': r, 'count': c}
-                          for r, c in _most_common(analysis.deletions, top)],
+                          for r, c in most_common(analysis.deletions, top)],
         'top_insertions': [{'hyp': h, 'count': c}
-                           for h, c in _most_common(analysis.insertions, top)],
+                           for h, c in most_common(analysis.insertions, top)],
         'glosses': {g: {'ref': e.ref, 'correct': e.correct, 'sub': e.substituted,
                         'del': e.deleted, 'ins': e.inserted,
                         'sub_for': e.substituted_for, 'errors': e.errors}
@@ -179,60 +179,9 @@ def analysis_to_json(analysis: ErrorAnalysis, top: int = 20) -> dict:
     }
 
 
-def _most_common(counter: Counter, top: int) -> List[tuple]:
+def most_common(counter: Counter, top: int) -> List[tuple]:
     """Most frequent first; equal counts in sorted order, so reports are reproducible."""
     return sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:top]
-
-
-def format_markdown_report(analysis: ErrorAnalysis, title: str = 'WER report',
-                           top: int = 10, notes: Sequence[str] = ()) -> str:
-    """A readable Markdown report of the analysis.
-
-    Args:
-        analysis (ErrorAnalysis): From :func:`analyze`.
-        title (str): Heading.
-        top (int): Rows of each most-frequent table. Defaults to 10.
-        notes (Sequence[str]): Lines written under the heading (e.g. warnings).
-
-    Returns:
-        str: The report, ending with a newline.
-    """
-    t = analysis.totals
-    lines = [f'# {title}', '', *notes, *([''] if notes else []),
-             '| WER % | SER % | sub | del | ins | ref glosses | sentences |',
-             '|---:|---:|---:|---:|---:|---:|---:|',
-             f'| {t.wer:.2f} | {analysis.ser:.2f} | {t.substitutions} | {t.deletions} | '
-             f'{t.insertions} | {t.ref_words} | {analysis.sentences} |', '']
-
-    def table(heading: str, columns: Sequence[str], rows: List[Sequence]) -> None:
-        lines.extend([f'## {heading}', ''])
-        if not rows:
-            lines.extend(['none', ''])
-            return
-        lines.append('| ' + ' | '.join(columns) + ' |')
-        lines.append('|' + '|'.join('---' if i == 0 else '---:'
-                                    for i in range(len(columns))) + '|')
-        lines.extend('| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows)
-        lines.append('')
-
-    table('Most frequent substitutions', ['reference -> hypothesis', 'count'],
-          [(f'{r} -> {h}', c) for (r, h), c in _most_common(analysis.substitutions, top)])
-    table('Most frequent deletions', ['reference gloss', 'count'],
-          _most_common(analysis.deletions, top))
-    table('Most frequent insertions', ['hypothesis gloss', 'count'],
-          _most_common(analysis.insertions, top))
-    glosses = sorted(((g, e) for g, e in analysis.glosses.items() if e.errors),
-                     key=lambda item: (-item[1].errors, item[0]))[:top]
-    table(f'Glosses with most errors (top {top})',
-          ['gloss', 'errors', 'in refs', 'correct', 'sub', 'del', 'ins', 'sub for others'],
-          [(g, e.errors, e.ref, e.correct, e.substituted, e.deleted, e.inserted,
-            e.substituted_for) for g, e in glosses])
-    for heading, groups in (('WER by reference length (glosses)', analysis.by_length),
-                            ('WER by signer', analysis.by_signer)):
-        table(heading, ['group', 'sentences', 'ref glosses', 'WER %', 'sub', 'del', 'ins'],
-              [(k, n, c.ref_words, f'{c.wer:.2f}', c.substitutions, c.deletions,
-                c.insertions) for k, (n, c) in groups.items()])
-    return '\n'.join(lines)
 
 
 # ---------------------------------------------------------------------- sclite pra
@@ -347,40 +296,3 @@ def diagnose(score: CorpusScore,
                 'gloss_vocab.json differs from the one the model was trained with) or '
                 'references of another dataset or split')
     return None
-
-
-def plot_confusions(analysis: ErrorAnalysis, path: str, top: int = 15) -> None:
-    """Bar chart of the most frequent errors (substitutions, deletions, insertions).
-
-    matplotlib is imported here, so scoring never needs it.
-
-    Args:
-        analysis (ErrorAnalysis): From :func:`analyze`.
-        path (str): Image file (the extension picks the format, e.g. ``.png``).
-        top (int): Bars drawn. Defaults to 15.
-    """
-    import matplotlib
-    matplotlib.use('Agg')  # files only: no display needed
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
-    from matplotlib.ticker import MaxNLocator
-
-    errors = [(f'{r} -> {h}', c, 'substitution')
-              for (r, h), c in analysis.substitutions.items()]
-    errors += [(f'{r} -> *', c, 'deletion') for r, c in analysis.deletions.items()]
-    errors += [(f'* -> {h}', c, 'insertion') for h, c in analysis.insertions.items()]
-    errors = sorted(errors, key=lambda e: (-e[1], e[0]))[:top]
-    colours = {'substitution': '#4477aa', 'deletion': '#cc6677', 'insertion': '#ddcc77'}
-    fig, ax = plt.subplots(figsize=(7, 0.35 * max(len(errors), 1) + 1.2))
-    labels = [e[0] for e in errors][::-1]
-    ax.barh(labels, [e[1] for e in errors][::-1],
-            color=[colours[e[2]] for e in errors][::-1])
-    ax.legend(handles=[Patch(color=c, label=k) for k, c in colours.items()],
-              loc='lower right')
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel('count')
-    ax.set_title(f'Top {len(errors)} errors: WER {analysis.totals.wer:.2f} %, '
-                 f'SER {analysis.ser:.2f} %')
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

@@ -1,5 +1,4 @@
 """``WERMetric``: the official CSLR word error rate as an mmengine metric."""
-import json
 import logging
 import os
 import os.path as osp
@@ -11,15 +10,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 from mmengine.structures import BaseDataElement
 
-from .error_analysis import (
-    ErrorAnalysis,
-    analysis_to_json,
-    analyze,
-    diagnose,
-    format_markdown_report,
-    format_pra,
-    read_stm_speakers,
-)
+from .error_analysis import ErrorAnalysis, analyze, diagnose, read_stm_speakers
+from .error_report import write_report_files
 from .normalization import get_normalization
 from .sclite_io import read_stm, write_ctm, write_stm
 from .scoring import CorpusScore, format_alignment_report, format_counts, score_corpus
@@ -247,18 +239,14 @@ class WERMetric(BaseMetric):
 
     def _write_analysis(self, branch: str, score: CorpusScore, analysis: ErrorAnalysis,
                         signers: Dict[str, str], problem: Optional[str]) -> None:
-        title = (f'WERMetric, branch {branch}, normalisation {self.normalize}, reference '
-                 f'{self.ref_file or "gt_gloss_text"}')
-        with open(osp.join(self.out_dir, f'aligned_{branch}.txt'), 'w',
-                  encoding='utf-8') as f:
-            f.write(format_pra(score, signers, f'hyp_{branch}.ctm'))
-        with open(osp.join(self.out_dir, f'report_{branch}.md'), 'w', encoding='utf-8') as f:
-            f.write(format_markdown_report(analysis, title,
-                                           notes=[f'Warning: {problem}'] if problem else ()))
-        with open(osp.join(self.out_dir, f'errors_{branch}.json'), 'w',
-                  encoding='utf-8') as f:
-            json.dump(dict(analysis_to_json(analysis), warning=problem), f, indent=1,
-                      ensure_ascii=False)
+        write_report_files(
+            score, analysis, signers,
+            f'WERMetric, branch {branch}, normalisation {self.normalize}, reference '
+            f'{self.ref_file or "gt_gloss_text"}',
+            markdown=osp.join(self.out_dir, f'report_{branch}.md'),
+            json_file=osp.join(self.out_dir, f'errors_{branch}.json'),
+            aligned=osp.join(self.out_dir, f'aligned_{branch}.txt'), warning=problem,
+            system_name=f'hyp_{branch}.ctm')
 
     def _write_outputs(self, branch: str, hypotheses: Dict[str, List[str]],
                        score: CorpusScore, times: Dict[str, list]) -> None:

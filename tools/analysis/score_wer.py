@@ -16,7 +16,6 @@ import argparse
 import importlib
 import importlib.util
 import json
-import os
 import os.path as osp
 import re
 import shutil
@@ -27,7 +26,8 @@ import types
 from typing import Dict, List, Optional
 
 #: mmsign.evaluation's modules that score a CTM file: the standard library only.
-PURE_MODULES = ('alignment', 'normalization', 'sclite_io', 'scoring', 'error_analysis')
+PURE_MODULES = ('alignment', 'normalization', 'sclite_io', 'scoring', 'error_analysis',
+                'error_report')
 
 
 def load_scoring_modules() -> types.SimpleNamespace:
@@ -59,11 +59,9 @@ TranscriptFormatError = _wer.sclite_io.TranscriptFormatError
 read_ctm, read_stm = _wer.sclite_io.read_ctm, _wer.sclite_io.read_stm
 CorpusScore, score_corpus = _wer.scoring.CorpusScore, _wer.scoring.score_corpus
 format_counts = _wer.scoring.format_counts
-analysis_to_json, analyze = _wer.error_analysis.analysis_to_json, _wer.error_analysis.analyze
-diagnose, format_pra = _wer.error_analysis.diagnose, _wer.error_analysis.format_pra
-format_markdown_report = _wer.error_analysis.format_markdown_report
-plot_confusions = _wer.error_analysis.plot_confusions
+analyze, diagnose = _wer.error_analysis.analyze, _wer.error_analysis.diagnose
 read_stm_speakers = _wer.error_analysis.read_stm_speakers
+write_report_files = _wer.error_report.write_report_files
 
 _SCLITE_CANDIDATES = ('sclite', '/usr/lib/sctk/bin/sclite')
 
@@ -162,29 +160,6 @@ def counts_dict(counts: ErrorCounts) -> Dict[str, float]:
             'ref_words': counts.ref_words}
 
 
-def write_reports(args: argparse.Namespace, score: CorpusScore, analysis, signers: Dict,
-                  problem: Optional[str]) -> None:
-    """Write the files ``--report``, ``--aligned`` and ``--plot`` ask for."""
-    title = f'{args.hyp} against {args.ref}, normalisation {args.normalize}'
-    aligned = args.aligned
-    if args.report:
-        os.makedirs(osp.dirname(osp.abspath(args.report)), exist_ok=True)
-        with open(args.report, 'w', encoding='utf-8') as f:
-            f.write(format_markdown_report(analysis, title, args.top,
-                                           [f'Warning: {problem}'] if problem else ()))
-        with open(osp.splitext(args.report)[0] + '.json', 'w', encoding='utf-8') as f:
-            json.dump(dict(analysis_to_json(analysis, max(args.top, 20)), warning=problem),
-                      f, indent=1, ensure_ascii=False)
-        aligned = aligned or osp.join(osp.dirname(osp.abspath(args.report)), 'aligned.txt')
-    if aligned:
-        os.makedirs(osp.dirname(osp.abspath(aligned)), exist_ok=True)
-        with open(aligned, 'w', encoding='utf-8') as f:
-            f.write(format_pra(score, signers, osp.basename(args.hyp)))
-    if args.plot:
-        os.makedirs(osp.dirname(osp.abspath(args.plot)), exist_ok=True)
-        plot_confusions(analysis, args.plot, args.top)
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     """Score and print; returns the exit status."""
     args = parse_args(argv)
@@ -200,7 +175,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f'score_wer: warning: {problem}', file=sys.stderr)
     signers = read_stm_speakers(args.ref)
     analysis = analyze(score, signers)
-    write_reports(args, score, analysis, signers, problem)
+    report_dir = osp.dirname(osp.abspath(args.report or '.'))
+    write_report_files(
+        score, analysis, signers,
+        f'{args.hyp} against {args.ref}, normalisation {args.normalize}',
+        markdown=args.report,
+        json_file=args.report and osp.splitext(args.report)[0] + '.json',
+        aligned=args.aligned or (args.report and osp.join(report_dir, 'aligned.txt')),
+        plot=args.plot, top=args.top, warning=problem, system_name=osp.basename(args.hyp))
 
     result = counts_dict(score.totals)
     result.update(ser=analysis.ser, samples=len(score.samples),

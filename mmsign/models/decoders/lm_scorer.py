@@ -22,8 +22,11 @@ Engines (the n-gram arithmetic):
 
 Both give the same probabilities for an ARPA file (tested).
 """
+import contextlib
 import math
-from typing import Any, Dict, Sequence, Tuple
+import os
+import sys
+from typing import Any, Dict, Iterator, Sequence, Tuple
 
 from mmsign.models.decoders.ngram import BOS, EOS, NgramLM
 
@@ -48,6 +51,21 @@ class _PythonEngine:
         return self.lm.log10_prob(state, EOS)
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Silence what C++ code writes to file descriptor 2 (KenLM's loading banner and
+    progress bar); its errors still arrive as Python exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, 'w') as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class _KenLMEngine:
     """flashlight's KenLM binding; a state is KenLM's own ``LMState``."""
 
@@ -58,7 +76,14 @@ class _KenLMEngine:
         for token in tokens:
             dictionary.add_entry(token)
         # The dictionary only maps class ids to KenLM's word ids at load time.
-        self.kenlm = kenlm_class(path, dictionary)
+        try:
+            with _quiet_native_stderr():
+                self.kenlm = kenlm_class(path, dictionary)
+        except RuntimeError as err:
+            raise ValueError(
+                f'KenLM cannot read the language model {path}: {err}. Rebuild it with '
+                "tools/data/build_gloss_lm.py, or decode with lm_engine='python', whose "
+                'reader names the bad line') from None
 
     def start(self) -> Any:
         return self.kenlm.start(False)

@@ -182,6 +182,12 @@ def test_bad_lm_configurations_are_explained(grammar_arpa, tmp_path):
         CTCBeamSearchDecoder(lm_weight=1.0)
     with pytest.raises(FileNotFoundError, match='build_gloss_lm.py'):
         CTCBeamSearchDecoder(lm=str(tmp_path / 'missing.arpa'), vocab=GLOSSES)
+    bad = tmp_path / 'bad.arpa'
+    bad.write_text('\\data\\\nngram 1=2\n\n\\1-grams:\n-1\tA\n\\end\\\n')
+    with pytest.raises(ValueError, match=r'KenLM cannot read the language model .*bad\.arpa'):
+        CTCBeamSearchDecoder(lm=str(bad), vocab=GLOSSES, lm_weight=1.0)
+    with pytest.raises(ValueError, match='announces n-gram counts'):
+        CTCBeamSearchDecoder(lm=str(bad), vocab=GLOSSES, lm_weight=1.0, lm_engine='python')
     with pytest.raises(ValueError, match='unknown lm_engine'):
         CTCBeamSearchDecoder(lm=grammar_arpa, vocab=GLOSSES, lm_engine='srilm')
     decoder = CTCBeamSearchDecoder(lm=grammar_arpa, vocab=GLOSSES[:3], lm_weight=1.0)
