@@ -2,6 +2,7 @@
 ``custom_imports``, as another OpenMMLab project would use it."""
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -120,7 +121,10 @@ def test_every_mmsign_module_builds_from_custom_imports(tmp_path):
                       f'specs = {specs!r}\n')
     driver = tmp_path / 'driver.py'
     driver.write_text(DRIVER)
-    env = dict(os.environ, PORT='29531')
+    with socket.socket() as probe:  # a free loopback port: other runs may hold any fixed one
+        probe.bind(('127.0.0.1', 0))
+        port = str(probe.getsockname()[1])
+    env = dict(os.environ, PORT=port)
     result = subprocess.run([sys.executable, str(driver), str(config)], capture_output=True,
                             text=True, timeout=600, env=env, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
