@@ -16,8 +16,9 @@ from torch import Tensor, nn
 
 from mmsign.apis.video_input import RECIPE_FRAME_SIZE, VideoFrames, VideoInput, read_video
 from mmsign.datasets.vocabulary import GlossVocabulary
-from mmsign.utils.official_checkpoint import vocabulary_from_meta
+from mmsign.models.converters import vocabulary_from_meta
 from mmsign.utils.runtime import load_config
+from mmsign.utils.state_dict import first_difference, strip_prefix
 
 
 @dataclass
@@ -56,13 +57,6 @@ class RecognitionResult:
         return out
 
 
-def _first_difference(a: Sequence[str], b: Sequence[str]) -> str:
-    if len(a) != len(b):
-        return f'{len(a)} vs {len(b)} glosses'
-    i = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
-    return f'class {i + 1} is {a[i]!r} vs {b[i]!r}'
-
-
 def _choose_vocabulary(model_cfg: Config, meta: Optional[Mapping[str, Any]]) -> None:
     """Give the model the checkpoint's vocabulary when it has one (it fixes the classes)."""
     glosses = vocabulary_from_meta(meta)
@@ -77,9 +71,10 @@ def _choose_vocabulary(model_cfg: Config, meta: Optional[Mapping[str, Any]]) -> 
     elif configured is not None:
         configured = list(configured)
     if configured is not None and list(configured) != glosses:
+        where = first_difference(configured, glosses, 'in the config', 'in the checkpoint')
         print_log('the config\'s vocabulary differs from the one stored in the checkpoint '
-                  f'({_first_difference(configured, glosses)}): using the checkpoint\'s, '
-                  'which its classifier was trained with', logger='current',
+                  f'({where}): using the checkpoint\'s, which its classifier was trained '
+                  'with', logger='current',
                   level=logging.WARNING)
     model_cfg.vocab = glosses
 
@@ -135,8 +130,7 @@ def init_recognizer(config: Union[str, Config],
     if checkpoint is not None:
         loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
         state_dict = loaded.get('state_dict', loaded)
-        state_dict = {(k[len('module.'):] if k.startswith('module.') else k): v
-                      for k, v in state_dict.items()}
+        state_dict = strip_prefix(state_dict)
         meta = loaded.get('meta')
         _choose_vocabulary(model_cfg, meta)
     pretrained = model_cfg.get('backbone', {}).get('pretrained')
@@ -145,8 +139,10 @@ def init_recognizer(config: Union[str, Config],
     model = MODELS.build(model_cfg)
     if state_dict is not None:
         clip_names = []
-        if hasattr(model.backbone, 'clip_parameter_names'):
-            clip_names = ['backbone.' + n for n in model.backbone.clip_parameter_names()]
+        # The frozen ViT's tensors (open_clip or mmpretrain), which a trainable-only
+        # checkpoint leaves to model.backbone.pretrained.
+        if hasattr(model.backbone, 'pretrained_parameter_names'):
+            clip_names = ['backbone.' + n for n in model.backbone.pretrained_parameter_names()]
         missing = _load_weights(model, state_dict,
                                 allowed_missing=clip_names if pretrained is not None else ())
         if missing:
@@ -164,7 +160,7 @@ def init_recognizer(config: Union[str, Config],
     return model.to(device).eval()
 
 
-def _test_pipeline(cfg: Config) -> Tuple[list, list]:
+def build_test_pipeline(cfg: Config) -> Tuple[list, list]:
     """The config's test pipeline split around ``SignDecode``: (loading, after decoding)."""
     pipeline = None
     if cfg.get('test_dataloader'):
@@ -224,7 +220,7 @@ def inference_recognizer(model: nn.Module,
                                      source_fps=source_fps)
     read_done = time.perf_counter()
 
-    _, after_decode = _test_pipeline(model.cfg)
+    _, after_decode = build_test_pipeline(model.cfg)
     results: Dict[str, Any] = dict(
         imgs=frames.imgs, img_shape=frames.imgs.shape[1:3],
         original_shape=frames.imgs.shape[1:3], num_frames=int(frames.imgs.shape[0]),
@@ -254,4 +250,5 @@ def inference_recognizer(model: nn.Module,
         timing={k: round(v, 6) for k, v in timing.items()})
 
 
-__all__ = ['RecognitionResult', 'inference_recognizer', 'init_recognizer']
+__all__ = ['RecognitionResult', 'build_test_pipeline', 'inference_recognizer',
+           'init_recognizer']

@@ -1,56 +1,8 @@
-"""Safe loading of mmengine checkpoints under ``torch.load(weights_only=True)``.
+"""Checkpoints for the engine: safe loading (:mod:`mmsign.utils.torch_load`)."""
+from mmsign.utils.torch_load import (
+    STATISTIC_METHODS,
+    allow_mmengine_checkpoints,
+    history_buffer_getattr,
+)
 
-Since torch 2.6 ``torch.load`` only unpickles allowlisted globals. mmengine 0.10.7
-stores its ``message_hub`` (``HistoryBuffer`` objects holding numpy arrays) in every
-checkpoint, so ``Runner(resume=True)`` and ``load_checkpoint`` fail on checkpoints the
-same Runner just wrote. Allowlisting exactly the classes mmengine writes keeps loading
-safe: a blanket ``weights_only=False`` would let a downloaded checkpoint run code.
-"""
-import pickle
-from typing import List
-
-import numpy as np
-import torch
-
-
-def _numpy_globals() -> List[object]:
-    """numpy's array reconstruction helpers and dtype classes."""
-    core = getattr(np, '_core', None) or np.core
-    found: List[object] = [np.ndarray, np.dtype, core.multiarray._reconstruct,
-                           core.multiarray.scalar]
-    dtypes = getattr(np, 'dtypes', None)
-    if dtypes is not None:
-        found.extend(getattr(dtypes, name) for name in dir(dtypes)
-                     if name.endswith('DType'))
-    return found
-
-
-def history_buffer_getattr(obj: object, name: str) -> object:
-    """The only ``getattr`` a checkpoint may call: a HistoryBuffer statistic method.
-
-    ``HistoryBuffer`` pickles its ``_statistics_methods`` dict as
-    ``getattr(HistoryBuffer, 'mean')`` and so on. Allowlisting the builtin ``getattr``
-    would let a crafted file walk from any allowed object to ``eval``; this stand-in
-    resolves exactly those method lookups and refuses everything else.
-    """
-    from mmengine.logging.history_buffer import HistoryBuffer
-    owner = obj if isinstance(obj, type) else type(obj)
-    if owner is HistoryBuffer and name in STATISTIC_METHODS:
-        return getattr(obj, name)
-    raise pickle.UnpicklingError(
-        f'checkpoint asks for getattr({owner.__name__}, {name!r}): refused, only '
-        'HistoryBuffer statistic methods may be looked up')
-
-
-STATISTIC_METHODS = ('min', 'max', 'current', 'mean')
-
-
-def allow_mmengine_checkpoints() -> None:
-    """Allowlist what mmengine puts into checkpoints (idempotent)."""
-    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
-    if add_safe_globals is None:  # torch < 2.4 has no weights_only default to satisfy
-        return
-    from mmengine.logging.history_buffer import HistoryBuffer
-    add_safe_globals([HistoryBuffer, *_numpy_globals(),
-                      (history_buffer_getattr, 'builtins.getattr'),
-                      (history_buffer_getattr, '__builtin__.getattr')])
+__all__ = ['STATISTIC_METHODS', 'allow_mmengine_checkpoints', 'history_buffer_getattr']

@@ -45,3 +45,19 @@ def test_same_bytes_as_the_recorded_generator(name, tmp_path):
     assert text == expected['files']
     lines = ''.join(f'{p} {h}\n' for p, h in files.items())
     assert hashlib.sha256(lines.encode()).hexdigest() == expected['tree_sha256']
+
+
+def test_synthetic_configs_take_the_generators_vocabulary():
+    from mmengine.config import Config
+
+    from mmsign.datasets.synthetic import SyntheticOptions
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    for name in ('adaptsign_synthetic', 'adaptsign_tiny-mmpretrain_synthetic'):
+        cfg = Config.fromfile(osp.join(repo, 'configs', name + '.py'))
+        glosses = SyntheticOptions.from_dict(cfg.generator).glosses
+        assert cfg.model.vocab == cfg.dataset.vocab_file == glosses
+        # The list the config used to spell out by hand.
+        assert glosses == ['ABEND', 'GEWITTER', 'HEUTE', 'KALT', 'MORGEN', 'NEBEL', 'NORD',
+                           'OST', 'REGEN', 'SCHNEE', 'SONNE', 'SUED', 'WARM', 'WEST', 'WIND',
+                           'WOLKE']
+        assert 'synthetic_glosses' not in cfg  # the helper is not a config value

@@ -19,7 +19,7 @@ from typing import Optional
 
 from mmaction.registry import DATASETS
 
-from mmsign.utils.official_checkpoint import (
+from mmsign.models.converters import (
     RELEASED_NUM_CLASSES,
     OfficialCheckpointError,
     convert_official_checkpoint,
