@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from mmsign.apis.video_input import RECIPE_FRAME_SIZE, VideoFrames, VideoInput, read_video
 from mmsign.datasets.vocabulary import GlossVocabulary
+from mmsign.engine.checkpoint import check_checkpoint_file, check_checkpoint_fits
 from mmsign.models.converters import vocabulary_from_meta
 from mmsign.utils.runtime import load_config
 from mmsign.utils.state_dict import first_difference, strip_prefix
@@ -128,6 +129,7 @@ def init_recognizer(config: Union[str, Config],
     model_cfg = copy.deepcopy(cfg.model)
     state_dict = meta = None
     if checkpoint is not None:
+        check_checkpoint_file(checkpoint)
         loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
         state_dict = loaded.get('state_dict', loaded)
         state_dict = strip_prefix(state_dict)
@@ -138,6 +140,8 @@ def init_recognizer(config: Union[str, Config],
         model_cfg.backbone.pretrained = None  # the checkpoint holds them (checked below)
     model = MODELS.build(model_cfg)
     if state_dict is not None:
+        check_checkpoint_fits(model, loaded, checkpoint,
+                              frozen_from_pretrained=pretrained is not None)
         clip_names = []
         # The frozen ViT's tensors (open_clip or mmpretrain), which a trainable-only
         # checkpoint leaves to model.backbone.pretrained.

@@ -9,8 +9,10 @@ checkpoint, so ``Runner(resume=True)`` and ``load_checkpoint`` fail on checkpoin
 same Runner just wrote. Allowlisting exactly the classes mmengine writes keeps loading
 safe: a blanket ``weights_only=False`` would let a downloaded checkpoint run code.
 """
+import os.path as osp
 import pickle
-from typing import List
+import zipfile
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -59,4 +61,28 @@ def allow_mmengine_checkpoints() -> None:
                       (history_buffer_getattr, '__builtin__.getattr')])
 
 
-__all__ = ['STATISTIC_METHODS', 'allow_mmengine_checkpoints', 'history_buffer_getattr']
+def not_a_checkpoint(path: str) -> Optional[str]:
+    """Why ``path`` is plainly not a checkpoint, judged from its first bytes.
+
+    ``torch.save`` writes a zip archive (``PK``) or, in torch's legacy format, a pickle
+    (protocol 2+: byte ``0x80``). Anything else is no checkpoint at all, and
+    ``torch.load`` would fail with advice about ``weights_only`` that does not apply.
+
+    Args:
+        path (str): A local file.
+
+    Returns:
+        str | None: The reason, or None when the file may be a checkpoint.
+    """
+    if not osp.isfile(path) or osp.getsize(path) == 0:
+        return None  # missing and empty files have their own messages
+    with open(path, 'rb') as f:
+        head = f.read(8)
+    if head.startswith(b'PK') or head.startswith(b'\x80') or zipfile.is_zipfile(path):
+        return None
+    return (f'not a checkpoint: neither a zip archive (what torch.save writes) nor a '
+            f'pickle (torch\'s legacy format); the file starts with bytes {head.hex()}')
+
+
+__all__ = ['STATISTIC_METHODS', 'allow_mmengine_checkpoints', 'history_buffer_getattr',
+           'not_a_checkpoint']
