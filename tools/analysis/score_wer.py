@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from mmsign.evaluation import (
     TranscriptFormatError,
     format_alignment_report,
     format_counts,
+    parse_sclite_dtl,
     read_ctm,
     read_stm,
     score_corpus,
@@ -103,19 +103,6 @@ def score_with_sclite(sclite: str, ref_path: str, score: CorpusScore) -> ErrorCo
             return parse_sclite_dtl(f.read())
 
 
-def parse_sclite_dtl(text: str) -> ErrorCounts:
-    """Read S, D, I and N from sclite's ``dtl`` report."""
-
-    def number(label: str) -> int:
-        match = re.search(rf'^{label}\s*=.*\(\s*(\d+)\)', text, re.M)
-        if match is None:
-            raise RuntimeError(f'no "{label}" line in sclite dtl report')
-        return int(match.group(1))
-
-    return ErrorCounts(number('Percent Substitution'), number('Percent Deletions'),
-                       number('Percent Insertions'), number(r'Ref\. words'))
-
-
 def counts_dict(counts: ErrorCounts) -> Dict[str, float]:
     """The JSON fields of a set of counts."""
     return {'wer': counts.wer, 'sub': counts.substitutions, 'del': counts.deletions,
@@ -147,7 +134,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.sclite is not None:
         try:
             sclite_counts = score_with_sclite(find_sclite(args.sclite), args.ref, score)
-        except (FileNotFoundError, RuntimeError) as err:
+        except (FileNotFoundError, RuntimeError, TranscriptFormatError) as err:
             print(f'score_wer: error: {err}', file=sys.stderr)
             return 2
         result['sclite'] = counts_dict(sclite_counts)
