@@ -13,7 +13,7 @@ hook is installed and nothing extra is computed.
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -210,8 +210,10 @@ class _Recorder:
         # backward (activation checkpointing) is not a new forward and is not recorded.
         self.pending: Optional[dict] = None
 
-    def before_forward(self, module: nn.Module, args: Tuple[Any, ...]) -> None:
-        frames, lengths = args[0], args[1]
+    def before_forward(self, module: nn.Module, args: Tuple[Any, ...],
+                       kwargs: Dict[str, Any]) -> None:
+        bound = dict(zip(('frames', 'lengths'), args), **kwargs)
+        frames, lengths = bound['frames'], bound['lengths']
         self.pending = dict(lengths=tuple(int(n) for n in lengths),
                             image_size=tuple(frames.shape[-2:]), aggregation=[],
                             gates=None, sources=None, weight=0.0)
@@ -277,7 +279,7 @@ def record_attention(backbone: nn.Module) -> Iterator[AttentionRecords]:
         raise RuntimeError('record_attention() is already active on this backbone')
     records: AttentionRecords = []
     recorder = _Recorder(backbone, records)
-    handles = [backbone.register_forward_pre_hook(recorder.before_forward),
+    handles = [backbone.register_forward_pre_hook(recorder.before_forward, with_kwargs=True),
                backbone.register_forward_hook(recorder.after_forward)]
     handles += [block.register_forward_hook(recorder.after_aggregation)
                 for block in backbone.aggregation.blocks]

@@ -164,3 +164,16 @@ def test_recording_under_bf16_autocast():
     torch.testing.assert_close(bf16[0].aggregation, fp32[0].aggregation, rtol=0, atol=0.05)
     torch.testing.assert_close(bf16[0].temporal_gates, fp32[0].temporal_gates, rtol=0,
                                atol=0.05)
+
+
+def test_backward_recomputation_is_not_recorded():
+    """With checkpointing='full' the backward runs the blocks again (inside the hooks'
+    reach): that is no new forward, and the record keeps one map per layer."""
+    model = _backbone('clip', checkpointing='full')
+    frames = _frames(32)
+    with record_attention(model) as records:
+        model(frames, LENGTHS).square().sum().backward()
+        model(frames, lengths=LENGTHS)
+    assert len(records) == 2
+    assert [tuple(r.aggregation.shape) for r in records] == [(2, sum(LENGTHS), 17)] * 2
+    torch.testing.assert_close(records[0].aggregation, records[1].aggregation)
