@@ -80,8 +80,9 @@ def not_a_checkpoint(path: str) -> Optional[str]:
         head = f.read(8)
     if head.startswith(b'PK') or head.startswith(b'\x80') or zipfile.is_zipfile(path):
         return None
-    return (f'not a checkpoint: neither a zip archive (what torch.save writes) nor a '
-            f'pickle (torch\'s legacy format); the file starts with bytes {head.hex()}')
+    return (f'not a loadable checkpoint (not a checkpoint at all: neither a zip archive, '
+            f'what torch.save writes, nor a pickle, torch\'s legacy format; the file starts '
+            f'with bytes {head.hex()})')
 
 
 __all__ = ['STATISTIC_METHODS', 'allow_mmengine_checkpoints', 'history_buffer_getattr',

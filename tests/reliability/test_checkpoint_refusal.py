@@ -100,8 +100,8 @@ def test_trainable_only_checkpoint_needs_the_pretrained_vit(clip):
     checkpoint = _checkpoint(trainable, cfg.glosses)
     # The synthetic recipe has pretrained=None: the frozen ViT would stay random.
     with pytest.raises(CheckpointError, match=r'lacks \d+ of the model.s tensors '
-                       r'\(backbone.class_embedding, .*backbone.conv1.weight, .*needs the frozen ViT from '
-                       'model.backbone.pretrained'):
+                       r'\(backbone.class_embedding, .*backbone.conv1.weight, .*needs the '
+                       'frozen ViT from model.backbone.pretrained'):
         hook.after_load_checkpoint(_runner(model, cfg), checkpoint)
     hook.after_load_checkpoint(_runner(model, cfg, pretrained='clip.pt'), checkpoint)
     # The trained ln_post / proj cannot come from the pretrained file.
@@ -116,8 +116,8 @@ def test_random_bytes_are_not_a_checkpoint(tmp_path):
     assert not data.startswith((b'PK', b'\x80'))
     path.write_bytes(data)
     for check in (check_checkpoint_file, check_checkpoint):
-        with pytest.raises(CheckpointError, match='not a checkpoint: neither a zip archive') \
-                as info:
+        with pytest.raises(CheckpointError,
+                           match='not a checkpoint at all: neither a zip archive') as info:
             check(str(path))
         assert 'weights_only' not in str(info.value)
     with pytest.raises(CheckpointError, match='not a checkpoint'):
