@@ -13,9 +13,12 @@ image_size = 32          # crop fed to the ViT
 generated_size = 36     # frames on disk (the recipes crop 224 from 256)
 generator = dict(num_glosses=16, num_train=400, num_dev=60, num_test=60,
                  image_size=generated_size, seed=0)
-# The generator's vocabulary for num_glosses=16, in class order (index i + 1).
-glosses = ['ABEND', 'GEWITTER', 'HEUTE', 'KALT', 'MORGEN', 'NEBEL', 'NORD', 'OST',
-           'REGEN', 'SCHNEE', 'SONNE', 'SUED', 'WARM', 'WEST', 'WIND', 'WOLKE']
+# The generator's vocabulary, in class order (index i + 1), computed by the generator's
+# own function so it cannot drift from the data; cfg.dump() shows the list.
+from mmsign.datasets.synthetic.design import synthetic_glosses  # noqa: E402
+
+glosses = synthetic_glosses(generator['num_glosses'])
+del synthetic_glosses
 
 model = dict(
     vocab=glosses,

@@ -12,18 +12,8 @@ import os.path as osp
 import pathlib
 from typing import List, Set, Tuple
 
-import pytest
-
 ROOT = pathlib.Path(osp.dirname(osp.dirname(osp.abspath(__file__)))) / 'mmsign'
 MAX_LINES = 400
-#: Violations of files another branch of issue 17 rewrites (the converter moves to
-#: mmsign/models, attention recording to forward hooks); cleared when it is merged.
-PENDING = {
-    ('utils', 'utils/official_checkpoint.py'), ('utils', 'utils/complexity.py'),
-    ('private', 'visualization/attention.py'), ('private', 'models/backbones/clip_vit.py'),
-    ('lines', 'utils/official_checkpoint.py'), ('lines', 'datasets/synthetic.py'),
-    ('lines', 'models/backbones/adaptsign_layers.py'),
-}
 
 
 def imports(path: pathlib.Path, root: pathlib.Path) -> List[Tuple[str, List[str]]]:
@@ -69,14 +59,8 @@ def violations(root: pathlib.Path = ROOT) -> Set[Tuple[str, str, str]]:
 
 
 def test_packages_import_downward_only():
-    new = {v for v in violations() if (v[0], v[1]) not in PENDING}
+    new = violations()
     assert not new, '\n'.join(f'{rule}: {name}: {what}' for rule, name, what in sorted(new))
-
-
-@pytest.mark.xfail(strict=True, reason='pending on the structure branch of issue 17: '
-                   'clear PENDING once it is merged')
-def test_nothing_pending():
-    assert not {(rule, name) for rule, name, _ in violations()} & PENDING
 
 
 def test_the_scan_finds_what_it_looks_for(tmp_path):

@@ -28,12 +28,14 @@ from mmsign.apis.pipeline import (
 from mmsign.apis.runtime import load_config
 from mmsign.apis.video_input import VideoInput, VideoSource
 from mmsign.datasets.vocabulary import GlossVocabulary
+from mmsign.engine.checkpoint import check_checkpoint_file, check_checkpoint_fits
+from mmsign.models.converters import vocabulary_from_meta
 from mmsign.models.decoders.timestamps import (
     ctc_forced_alignment,
     frame_stride,
     gloss_timestamps,
 )
-from mmsign.utils.official_checkpoint import vocabulary_from_meta
+from mmsign.utils.state_dict import first_difference, strip_prefix
 
 
 @dataclass
@@ -84,13 +86,6 @@ class RecognitionResult:
         return out
 
 
-def _first_difference(a: Sequence[str], b: Sequence[str]) -> str:
-    if len(a) != len(b):
-        return f'{len(a)} vs {len(b)} glosses'
-    i = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
-    return f'class {i + 1} is {a[i]!r} vs {b[i]!r}'
-
-
 def _choose_vocabulary(model_cfg: Config, meta: Optional[Mapping[str, Any]]) -> None:
     """Give the model the checkpoint's vocabulary when it has one (it fixes the classes)."""
     glosses = vocabulary_from_meta(meta)
@@ -105,9 +100,10 @@ def _choose_vocabulary(model_cfg: Config, meta: Optional[Mapping[str, Any]]) -> 
     elif configured is not None:
         configured = list(configured)
     if configured is not None and list(configured) != glosses:
+        where = first_difference(configured, glosses, 'in the config', 'in the checkpoint')
         print_log('the config\'s vocabulary differs from the one stored in the checkpoint '
-                  f'({_first_difference(configured, glosses)}): using the checkpoint\'s, '
-                  'which its classifier was trained with', logger='current',
+                  f'({where}): using the checkpoint\'s, which its classifier was trained '
+                  'with', logger='current',
                   level=logging.WARNING)
     model_cfg.vocab = glosses
 
@@ -161,10 +157,10 @@ def init_recognizer(config: Union[str, Config],
     model_cfg = copy.deepcopy(cfg.model)
     state_dict = meta = None
     if checkpoint is not None:
+        check_checkpoint_file(checkpoint)
         loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
         state_dict = loaded.get('state_dict', loaded)
-        state_dict = {(k[len('module.'):] if k.startswith('module.') else k): v
-                      for k, v in state_dict.items()}
+        state_dict = strip_prefix(state_dict)
         meta = loaded.get('meta')
         _choose_vocabulary(model_cfg, meta)
     pretrained = model_cfg.get('backbone', {}).get('pretrained')
@@ -172,9 +168,13 @@ def init_recognizer(config: Union[str, Config],
         model_cfg.backbone.pretrained = None  # the checkpoint holds them (checked below)
     model = MODELS.build(model_cfg)
     if state_dict is not None:
+        check_checkpoint_fits(model, loaded, checkpoint,
+                              frozen_from_pretrained=pretrained is not None)
         clip_names = []
-        if hasattr(model.backbone, 'clip_parameter_names'):
-            clip_names = ['backbone.' + n for n in model.backbone.clip_parameter_names()]
+        # The frozen ViT's tensors (open_clip or mmpretrain), which a trainable-only
+        # checkpoint leaves to model.backbone.pretrained.
+        if hasattr(model.backbone, 'pretrained_parameter_names'):
+            clip_names = ['backbone.' + n for n in model.backbone.pretrained_parameter_names()]
         missing = _load_weights(model, state_dict,
                                 allowed_missing=clip_names if pretrained is not None else ())
         if missing:

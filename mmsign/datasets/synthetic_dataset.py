@@ -6,7 +6,12 @@ from mmaction.registry import DATASETS
 from mmengine.dist import barrier, get_dist_info
 
 from mmsign.datasets.phoenix2014 import Phoenix2014Dataset
-from mmsign.datasets.synthetic import FRAME_DIR, PHOENIX_DIR, ensure_synthetic_dataset
+from mmsign.datasets.synthetic import (
+    FRAME_DIR,
+    PHOENIX_DIR,
+    SyntheticOptions,
+    ensure_synthetic_dataset,
+)
 
 
 @DATASETS.register_module()
@@ -22,9 +27,9 @@ class SyntheticSignDataset(Phoenix2014Dataset):
     Args:
         data_root (str): Folder of the generated dataset (it holds
             ``phoenix-2014-multisigner/``).
-        generator (dict, optional): Options of
-            :func:`~mmsign.datasets.synthetic.generate_synthetic_dataset` (``num_glosses``,
-            ``num_train``, ``image_size``, ``seed``, ...).
+        generator (dict, optional): The fields of
+            :class:`~mmsign.datasets.synthetic.SyntheticOptions` (``num_glosses``,
+            ``num_train``, ``image_size``, ``seed``, ...); unknown names are refused here.
         **kwargs: :class:`Phoenix2014Dataset` arguments (``split``, ``vocab_file``,
             ``pipeline``, ``test_mode``, ...).
     """
@@ -32,7 +37,7 @@ class SyntheticSignDataset(Phoenix2014Dataset):
     def __init__(self, data_root: str, generator: Optional[dict] = None,
                  **kwargs: Any) -> None:
         self.synthetic_root = data_root
-        self.generator = dict(generator or {})
+        self.generator = SyntheticOptions.from_dict(generator or {})
         kwargs.setdefault('data_prefix', dict(frames=FRAME_DIR))
         super().__init__(data_root=osp.join(data_root, PHOENIX_DIR), **kwargs)
 
@@ -42,7 +47,7 @@ class SyntheticSignDataset(Phoenix2014Dataset):
             return
         rank, world_size = get_dist_info()
         if rank == 0:
-            ensure_synthetic_dataset(self.synthetic_root, **self.generator)
+            ensure_synthetic_dataset(self.synthetic_root, self.generator)
         if world_size > 1:
             barrier()
         super().full_init()

@@ -5,7 +5,7 @@ says what each case does.
 """
 import logging
 from collections import Counter
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional
 
 import torch
 from mmaction.registry import HOOKS
@@ -13,12 +13,14 @@ from mmengine.dist import all_gather_object, get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
+from mmengine.optim import BaseOptimWrapper
 from mmengine.runner import EpochBasedTrainLoop
 
 from mmsign.datasets.base import SKIPPED_SAMPLES_KEY
+from mmsign.engine.checkpoint import check_checkpoint_file, check_checkpoint_fits
 from mmsign.engine.loops import ResumableEpochBasedTrainLoop
 from mmsign.engine.random_state import get_random_state, set_random_state
-from mmsign.engine.resume import CheckpointError
+from mmsign.utils.state_dict import first_difference
 
 #: Skipped samples listed by name in a report; the rest are counted.
 _MAX_LISTED = 50
@@ -208,62 +210,30 @@ class CheckpointCompatibilityHook(Hook):
         raise ValueError(
             f'the training dataset ({type(dataset).__name__}) and the model disagree on the '
             f'vocabulary (dataset against model.vocab: '
-            f'{_first_difference(glosses, vocab.glosses)}): its labels would train the '
+            f'{first_difference(glosses, vocab.glosses)}): its labels would train the '
             'wrong classes. Set model.vocab to the vocab_file of the training dataset')
 
+    def before_run(self, runner) -> None:
+        """Refuse a ``load_from`` file that is plainly not a checkpoint, before mmengine's
+        ``torch.load`` answers it with advice about ``weights_only``."""
+        check_checkpoint_file(runner.cfg.get('load_from'))
+
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Compare the checkpoint's tensors and vocabulary with the model."""
+        """Compare the checkpoint's tensors and vocabulary with the model.
+
+        Evaluating (``tools/test.py``, ``runner.val()``) every tensor must fit: a
+        checkpoint that lacks trained tensors, holds others or is of another backbone is
+        refused. Training (fine-tuning from ``load_from``, resuming) only refuses other
+        shapes, another backbone and another vocabulary.
+        """
         model = _unwrap(runner.model)
         source = runner.cfg.get('load_from') or 'the checkpoint'
-        state = checkpoint.get('state_dict', checkpoint)
-        own = model.state_dict()
-        mismatched = []
-        for key, value in state.items():
-            name = key[len('module.'):] if key.startswith('module.') else key
-            if (name in own and hasattr(value, 'shape')
-                    and tuple(value.shape) != tuple(own[name].shape)):
-                mismatched.append((name, tuple(value.shape), tuple(own[name].shape)))
-        vocab = getattr(model, 'vocab', None)
-        if mismatched:
-            raise CheckpointError(
-                f'{source} does not fit the model: '
-                + '; '.join(f'{name} is {theirs} in the checkpoint but {ours} in the model'
-                            for name, theirs, ours in mismatched[:5])
-                + (f' (and {len(mismatched) - 5} more)' if len(mismatched) > 5 else '')
-                + _classes_hint(mismatched, vocab))
-        trained = (checkpoint.get('meta') or {}).get('dataset_meta') or {}
-        glosses = trained.get('glosses')
-        if vocab is not None and glosses is not None and list(glosses) != list(vocab.glosses):
-            raise CheckpointError(
-                f'{source} was trained with another vocabulary than the model\'s '
-                f'(checkpoint against model.vocab: '
-                f'{_first_difference(glosses, vocab.glosses)}): its class ids would be '
-                'decoded to the wrong glosses. Set model.vocab to the vocab_file the '
-                'checkpoint was trained with')
-
-
-def _classes_hint(mismatched: Sequence[tuple], vocab: Any) -> str:
-    if vocab is None:
-        return ''
-    classes = vocab.num_classes
-    for _, theirs, ours in mismatched:
-        for dim, size in enumerate(ours):
-            if size == classes and len(theirs) == len(ours) and theirs[dim] != classes:
-                return (f'. The checkpoint has {theirs[dim]} classes ({theirs[dim] - 1} '
-                        f'glosses + blank), the model {classes} ({len(vocab)} glosses + '
-                        'blank, from model.vocab): it was trained with another vocabulary. '
-                        'Use the config and vocab_file it was trained with (to fine-tune on '
-                        'another vocabulary, drop the classifier weights from the checkpoint '
-                        'first)')
-    return ''
-
-
-def _first_difference(theirs: Sequence[str], ours: Sequence[str]) -> str:
-    if len(theirs) != len(ours):
-        return f'{len(theirs)} glosses against {len(ours)}'
-    index = next(i for i, (a, b) in enumerate(zip(theirs, ours)) if a != b)
-    return (f'both {len(ours)} glosses, but class {index + 1} is {theirs[index]!r} there '
-            f'and {ours[index]!r} in the model')
+        # train() builds the optimiser wrapper before it loads; test() and val() do not.
+        training = isinstance(getattr(runner, 'optim_wrapper', None), BaseOptimWrapper)
+        backbone_cfg = runner.cfg.get('model', {}).get('backbone') or {}
+        check_checkpoint_fits(model, checkpoint, source,
+                              frozen_from_pretrained=backbone_cfg.get('pretrained') is not None,
+                              strict_keys=not training)
 
 
 __all__: List[str] = [

@@ -16,6 +16,8 @@ from typing import List, Optional, Tuple
 import torch
 from mmengine.logging import print_log
 
+from mmsign.utils.torch_load import not_a_checkpoint
+
 #: The file in which mmengine's CheckpointHook records the newest checkpoint.
 LAST_CHECKPOINT = 'last_checkpoint'
 
@@ -61,10 +63,17 @@ def checkpoint_problem(path: str) -> Optional[str]:
     if head.startswith(b'PK'):
         return (f'truncated ({size} bytes): a zip archive without its end, the run was '
                 'probably killed while writing it')
+    plainly_not = not_a_checkpoint(path)
+    if plainly_not is not None:
+        return plainly_not
     try:
         torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:  # any failure means the file cannot be resumed from
-        return f'not a loadable checkpoint ({type(e).__name__}: {str(e)[:200]})'
+        # torch's weights-only message buries the cause after its advice.
+        lines = [line for line in str(e).split('WeightsUnpickler error:')[-1].splitlines()
+                 if line.strip()]
+        reason = lines[0].strip()[:200] if lines else ''
+        return f'not a loadable checkpoint ({type(e).__name__}: {reason})'
     return None
 
 

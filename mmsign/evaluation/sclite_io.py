@@ -14,8 +14,11 @@ which sclite cuts off, are rejected with an error rather than scored differently
 sclite: no CSLR reference uses them.
 """
 import math
+import re
 from operator import itemgetter
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from .alignment import ErrorCounts
 
 #: STM end time of a segment that covers the whole sample, as the released files write it.
 STM_WHOLE_SAMPLE_END = '1.79769e+308'
@@ -223,3 +226,32 @@ def write_stm(path: str,
                                *words]) + '\n')
     with open(path, 'w', encoding='utf-8') as f:
         f.writelines(lines)
+
+
+#: The lines of sclite's ``dtl`` report that hold S, D, I and N, in that order.
+_DTL_LABELS = ('Percent Substitution', 'Percent Deletions', 'Percent Insertions',
+               r'Ref\. words')
+
+
+def parse_sclite_dtl(text: str) -> ErrorCounts:
+    """Read the corpus totals S, D, I and N from sclite's ``dtl`` report
+    (``sclite ... -o dtl``): the counts in brackets, e.g.
+    ``Percent Substitution = 44.4% ( 4)``.
+
+    Args:
+        text (str): The report.
+
+    Returns:
+        ErrorCounts: sclite's substitutions, deletions, insertions and reference words.
+
+    Raises:
+        TranscriptFormatError: A line is missing (not a dtl report, or a failed run).
+    """
+    numbers = []
+    for label in _DTL_LABELS:
+        match = re.search(rf'^{label}\s*=.*\(\s*(\d+)\)', text, re.M)
+        if match is None:
+            raise TranscriptFormatError(
+                f'no "{label.replace(chr(92), "")}" line in the sclite dtl report')
+        numbers.append(int(match.group(1)))
+    return ErrorCounts(*numbers)

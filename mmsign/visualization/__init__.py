@@ -24,10 +24,19 @@ from mmsign.visualization.drawing import (
     save_mp4,
     save_png,
 )
+from mmsign.visualization.recording import (
+    AttentionRecord,
+    aggregation_weights,
+    record_attention,
+    temporal_window_sources,
+    window_gates,
+)
 
 __all__ = [
-    'FRAMES_PER_STEP', 'GlossEmission', 'PanelRenderer', 'TrainingCurves', 'VideoAttention',
+    'AttentionRecord', 'FRAMES_PER_STEP', 'GlossEmission', 'PanelRenderer',
+    'TrainingCurves', 'VideoAttention',
     'attention_overlays', 'colorize', 'contact_sheet', 'ctc_emissions',
     'latest_scalars_file', 'model_input_box', 'overlay_heatmap', 'plot_curves',
-    'read_scalars', 'save_gif', 'save_mp4', 'save_png', 'video_attention'
+    'read_scalars', 'save_gif', 'save_mp4', 'save_png', 'video_attention',
+    'aggregation_weights', 'record_attention', 'temporal_window_sources', 'window_gates'
 ]

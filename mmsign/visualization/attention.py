@@ -1,7 +1,7 @@
 """Where an AdaptSign recognizer looks in a video, and when it emits each gloss.
 
 :func:`video_attention` runs a recognizer on a video with
-:meth:`~mmsign.models.backbones.AdaptSignViTBase.record_attention` switched on and maps
+:func:`~mmsign.visualization.recording.record_attention`'s hooks on its backbone and maps
 everything back onto the video's own frames: the aggregation query's attention over the
 patches, the temporal correlation's gates towards the neighbouring frames and the frames
 at which the CTC output emits each recognised gloss.
@@ -17,10 +17,12 @@ from torch import Tensor, nn
 
 from mmsign.apis import build_test_pipeline, inference_recognizer, inference_steps, read_video
 from mmsign.apis.video_input import VideoInput
-from mmsign.models.heads.edge_padding import LEFT_PAD, STRIDE
+from mmsign.models.heads import RELEASED_GEOMETRY, PaddingGeometry
+from mmsign.visualization.recording import record_attention
 
-#: Input frames behind one output step of the recipes' temporal conv (two pools of 2).
-FRAMES_PER_STEP = STRIDE
+#: Input frames behind one output step of the recipes' temporal conv (two pools of 2);
+#: a model's own is its head's ``geometry.stride`` (:attr:`VideoAttention.frames_per_step`).
+FRAMES_PER_STEP = RELEASED_GEOMETRY.stride
 
 
 @dataclass
@@ -29,7 +31,7 @@ class GlossEmission:
 
     Attributes:
         step (int): The output step of the head where the gloss's run starts.
-        frames (range): The input frames that step covers (``FRAMES_PER_STEP`` of them,
+        frames (range): The input frames that step covers (``frames_per_step`` of them,
             fewer at the video's end).
         gloss (str): The gloss.
     """
@@ -58,7 +60,8 @@ def ctc_emissions(logits: Tensor, glosses: Sequence[str], num_frames: int,
         num_frames (int): Input frames T of the video.
         blank (int): Blank id. Defaults to 0.
         merge_repeated_glosses (bool): Merge neighbouring equal glosses. Defaults to True.
-        frames_per_step (int): Input frames per output step. Defaults to 4.
+        frames_per_step (int): Input frames per output step (the head's
+            ``geometry.stride``). Defaults to 4, the recipes'.
 
     Returns:
         list[GlossEmission]: In time order.
@@ -149,6 +152,7 @@ class VideoAttention:
         emissions (list[GlossEmission]): The greedy CTC path's glosses and their frames.
         num_steps (int): Output steps T' of the head.
         video (dict): What was read and done to it (:meth:`VideoFrames.describe`).
+        frames_per_step (int): Input frames behind one output step (the head's stride).
     """
     frames: np.ndarray
     patch_attention: np.ndarray
@@ -162,6 +166,7 @@ class VideoAttention:
     emissions: List[GlossEmission]
     num_steps: int
     video: Dict[str, Any]
+    frames_per_step: int = FRAMES_PER_STEP
 
     @property
     def num_frames(self) -> int:
@@ -183,7 +188,7 @@ class VideoAttention:
         gates = self.mean_temporal_gates()
         return dict(
             video=self.video, num_frames=self.num_frames, num_steps=self.num_steps,
-            frames_per_step=FRAMES_PER_STEP, layer=self.layer,
+            frames_per_step=self.frames_per_step, layer=self.layer,
             patch_grid=list(self.patch_attention.shape[1:]),
             model_box=[round(float(v), 2) for v in self.model_box],
             glosses=self.glosses, emissions=[e.to_dict() for e in self.emissions],
@@ -203,7 +208,7 @@ def video_attention(model: nn.Module,
 
     The video is read once at its own size; :func:`~mmsign.apis.inference_recognizer`
     runs the config's test pipeline (its ``SignResize`` and crop), with the backbone
-    recording (:meth:`~mmsign.models.backbones.AdaptSignViTBase.record_attention`).
+    recording (:func:`~mmsign.visualization.recording.record_attention`).
 
     Args:
         model (nn.Module): From :func:`~mmsign.apis.init_recognizer`, with an AdaptSign
@@ -221,19 +226,16 @@ def video_attention(model: nn.Module,
     Returns:
         VideoAttention: The maps on the original frames, the glosses and their frames.
     """
-    backbone = model.backbone
-    if not hasattr(backbone, 'record_attention'):
-        raise TypeError(f'{type(backbone).__name__} cannot record attention: attention maps '
-                        'need an AdaptSign backbone (AdaptSignViT, AdaptSignMMPretrainViT)')
+    geometry: PaddingGeometry = getattr(model.head, 'geometry', RELEASED_GEOMETRY)
     original = read_video(video, frame_size=None, fps=fps, source_fps=source_fps)
     frames = original.imgs
     num_frames, height, width = frames.shape[:3]
-    with backbone.record_attention() as records:
+    with record_attention(model.backbone) as records:
         result = inference_recognizer(model, frames, frame_size=frame_size, window=None)
     record = records[-1].to('cpu')
 
     # padding_mode='frames' runs the backbone on the edge-padded video.
-    first = LEFT_PAD if getattr(model, 'padding_mode', 'features') == 'frames' else 0
+    first = geometry.left_pad if getattr(model, 'padding_mode', 'features') == 'frames' else 0
     rows = slice(first, first + num_frames)
     grid = record.patch_grid()
     maps = record.patch_attention(layer)[rows].reshape(num_frames, *grid)
@@ -254,14 +256,15 @@ def video_attention(model: nn.Module,
     emissions = ctc_emissions(result.logits, model.vocab.glosses, num_frames,
                               blank=getattr(decoder, 'blank', 0),
                               merge_repeated_glosses=getattr(decoder, 'merge_repeated_glosses',
-                                                             True))
+                                                             True),
+                              frames_per_step=geometry.stride)
     return VideoAttention(
         frames=frames, patch_attention=maps.numpy(),
         cls_share=record.cls_share(layer)[rows].numpy(), temporal_gates=gates,
         temporal_sources=sources, temporal_weight=record.temporal_weight,
         model_box=(x1, y1, x2, y2), layer=layer,
         glosses=result.glosses, emissions=emissions, num_steps=int(result.logits.shape[0]),
-        video=original.describe())
+        video=original.describe(), frames_per_step=geometry.stride)
 
 
 __all__ = ['FRAMES_PER_STEP', 'GlossEmission', 'VideoAttention', 'ctc_emissions',

@@ -145,7 +145,7 @@ def test_checkpoint_supplies_weights_and_vocabulary(tiny, same_video, vocab):
 def test_checkpoint_without_clip_weights_takes_them_from_pretrained(tiny, same_video, vocab,
                                                                      tmp_path):
     model, _ = tiny
-    clip_names = {'backbone.' + n for n in model.backbone.clip_parameter_names()}
+    clip_names = {'backbone.' + n for n in model.backbone.pretrained_parameter_names()}
     frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
     trainable_only = {k: v for k, v in model.state_dict().items()
                       if k not in frozen or k == 'backbone.aggregation.query'}

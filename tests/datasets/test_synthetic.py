@@ -1,4 +1,4 @@
-"""Tests of the synthetic sign language generator (mmsign/datasets/synthetic.py)."""
+"""Tests of the synthetic sign language generator (mmsign/datasets/synthetic/)."""
 import glob
 import hashlib
 import json
@@ -17,6 +17,8 @@ from mmsign.datasets.synthetic import (
     SyntheticSignLanguage,
     ensure_synthetic_dataset,
     generate_synthetic_dataset,
+    layout,
+    pool,
 )
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -195,7 +197,7 @@ def test_mp4_videos_read_back_with_decord(tmp_path):
 
 def test_ensure_generates_only_when_needed(tmp_path, monkeypatch):
     logged = []
-    monkeypatch.setattr(synthetic, 'print_log', lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(layout, 'print_log', lambda msg, **kw: logged.append(msg))
     root = str(tmp_path / 'data' / 'synthetic')
     summary = ensure_synthetic_dataset(root, **SMALL)
     assert summary['generated'] and osp.isdir(osp.join(root, PHOENIX))
@@ -219,21 +221,21 @@ def test_ensure_generates_only_when_needed(tmp_path, monkeypatch):
 def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
     root = str(tmp_path / 'synthetic')
     calls = []
-    real = synthetic._render_and_write
+    real = pool.render_and_write
 
-    def failing(job):
+    def failing(*job):
         calls.append(job)
         if len(calls) == 5:
             raise KeyboardInterrupt
-        return real(job)
+        return real(*job)
 
-    monkeypatch.setattr(synthetic, '_render_and_write', failing)
+    monkeypatch.setattr(pool, 'render_and_write', failing)
     with pytest.raises(KeyboardInterrupt):
         generate_synthetic_dataset(root, **SMALL)
     assert len(calls) == 5
     assert os.listdir(tmp_path) == []
-    monkeypatch.setattr(synthetic, '_render_and_write', real)
-    monkeypatch.setattr(synthetic, 'print_log', lambda msg, **kw: None)
+    monkeypatch.setattr(pool, 'render_and_write', real)
+    monkeypatch.setattr(layout, 'print_log', lambda msg, **kw: None)
     assert ensure_synthetic_dataset(root, **SMALL)['generated']
 
 
@@ -256,7 +258,7 @@ def test_refuses_foreign_folder_and_bad_options(tmp_path):
 def test_training_sentences_cover_the_vocabulary():
     glosses = ['A', 'B', 'C', 'D', 'E']
     plans = [dict(glosses=['A', 'B', 'A', 'B']), dict(glosses=['B', 'A', 'B'])]
-    synthetic._cover_vocabulary(plans, glosses)
+    layout.cover_vocabulary(plans, glosses)
     words = [g for p in plans for g in p['glosses']]
     assert set(words) == set(glosses) and len(words) == 7
     for plan in plans:

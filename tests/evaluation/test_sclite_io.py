@@ -105,3 +105,16 @@ def test_reads_the_real_references(release_data):
     csl = read_stm(osp.join(release_data, 'CSL-Daily', 'CSL-Daily-groundtruth-dev.stm'))
     assert len(csl) == 1077
     assert csl['S000020_P0000_T00'] == ['他', '今天', '年龄', '4']
+
+
+def test_parse_sclite_dtl_is_the_one_parser():
+    """tools/analysis/score_wer.py and benchmark_wer.py read sclite's dtl report with
+    mmsign.evaluation.parse_sclite_dtl; a report without the counts is refused."""
+    from mmsign.evaluation import ErrorCounts, parse_sclite_dtl
+    text = ('Percent Substitution      =   44.4%   (   4)\n'
+            'Percent Deletions         =   33.3%   (   3)\n'
+            'Percent Insertions        =    0.0%   (   0)\n'
+            'Ref. words                =           (   9)\n')
+    assert parse_sclite_dtl(text) == ErrorCounts(4, 3, 0, 9)
+    with pytest.raises(TranscriptFormatError, match='Percent Deletions'):
+        parse_sclite_dtl(text.splitlines()[0])

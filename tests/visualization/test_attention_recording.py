@@ -1,4 +1,5 @@
-"""AdaptSignViTBase.record_attention: features unchanged, weights equal to their
+"""mmsign.visualization.record_attention (forward hooks): features unchanged, weights
+equal to their
 definitions (nn.MultiheadAttention's weights; the spec's temporal gates)."""
 import pytest
 import torch
@@ -7,9 +8,9 @@ from mmsign.models.backbones import (
     AdaptSignMMPretrainViT,
     AdaptSignViT,
     TemporalCorrelation,
-    temporal_window_sources,
     temporal_window_weights,
 )
+from mmsign.visualization import record_attention, temporal_window_sources, window_gates
 
 TINY_CLIP = dict(width=64, layers=2, heads=2, patch_size=8, image_size=32, output_dim=32)
 TINY_MMPRETRAIN = dict(arch=dict(embed_dims=64, num_layers=2, num_heads=2,
@@ -50,7 +51,7 @@ def test_features_and_gradients_identical_with_recording_on(kind, edge, checkpoi
     for record in (False, True):
         model.zero_grad()
         if record:
-            with model.record_attention() as records:
+            with record_attention(model) as records:
                 out = model(frames, LENGTHS)
             assert len(records) == 1
         else:
@@ -65,15 +66,17 @@ def test_features_and_gradients_identical_with_recording_on(kind, edge, checkpoi
 def test_recording_is_off_outside_the_block_and_refuses_nesting():
     model = _backbone('clip')
     frames = _frames(32)
-    with model.record_attention() as records:
+    with record_attention(model) as records:
         model(frames, LENGTHS)
         model(frames[:4], [4])
         with pytest.raises(RuntimeError, match='already active'):
-            with model.record_attention():
+            with record_attention(model):
                 pass
     model(frames, LENGTHS)
     assert [r.lengths for r in records] == [tuple(LENGTHS), (4, )]
-    assert model._attention_records is None
+    # No hook is left behind.
+    assert not model._forward_hooks and not model._forward_pre_hooks
+    assert not any(m._forward_hooks for m in model.modules())
 
 
 def test_aggregation_weights_are_multihead_attention_weights():
@@ -81,7 +84,7 @@ def test_aggregation_weights_are_multihead_attention_weights():
     LN([q; z])[1:], with q and z as the forward sees them."""
     model = _backbone('clip').eval()
     frames = _frames(32)
-    with torch.no_grad(), model.record_attention() as records:
+    with torch.no_grad(), record_attention(model) as records:
         model(frames, LENGTHS)
         z = model.embed(frames)
         q = model.aggregation.start(z.shape[0])
@@ -117,7 +120,7 @@ def test_temporal_gates_rebuild_the_correlation_feature(edge):
     with torch.no_grad():
         out = module(z, temporal_window_weights(LENGTHS, window, edge, z.device))
         sources = temporal_window_sources(LENGTHS, window, edge)
-        gates = module.window_gates(z, sources)                         # [N, W, P]
+        gates = window_gates(module, z, sources)                         # [N, W, P]
         patches = module.ln(z)[:, 1:]
         seen = patches[sources.clamp(min=0)] * (sources >= 0)[..., None, None]
         rebuilt = module.weight * torch.einsum('nwp,nwpd->nd', gates, seen)
@@ -137,7 +140,7 @@ def test_window_sources_stay_inside_each_video():
 
 def test_record_without_temporal_correlation():
     model = AdaptSignViT(arch=TINY_CLIP, temporal_window=None)
-    with torch.no_grad(), model.record_attention() as records:
+    with torch.no_grad(), record_attention(model) as records:
         model(_frames(32), LENGTHS)
     assert records[0].temporal_gates is None and records[0].mean_temporal_gates() is None
     assert records[0].aggregation.shape == (2, sum(LENGTHS), 17)
@@ -149,11 +152,11 @@ def test_recording_under_bf16_autocast():
     model = _backbone('clip')
     frames = _frames(32)
     with torch.no_grad():
-        with model.record_attention() as fp32:
+        with record_attention(model) as fp32:
             model(frames, LENGTHS)
         with torch.autocast('cpu', dtype=torch.bfloat16):
             plain = model(frames, LENGTHS)
-            with model.record_attention() as bf16:
+            with record_attention(model) as bf16:
                 recorded = model(frames, LENGTHS)
     assert torch.equal(plain, recorded)
     assert bf16[0].aggregation.dtype == bf16[0].temporal_gates.dtype == torch.float32
@@ -161,3 +164,16 @@ def test_recording_under_bf16_autocast():
     torch.testing.assert_close(bf16[0].aggregation, fp32[0].aggregation, rtol=0, atol=0.05)
     torch.testing.assert_close(bf16[0].temporal_gates, fp32[0].temporal_gates, rtol=0,
                                atol=0.05)
+
+
+def test_backward_recomputation_is_not_recorded():
+    """With checkpointing='full' the backward runs the blocks again (inside the hooks'
+    reach): that is no new forward, and the record keeps one map per layer."""
+    model = _backbone('clip', checkpointing='full')
+    frames = _frames(32)
+    with record_attention(model) as records:
+        model(frames, LENGTHS).square().sum().backward()
+        model(frames, lengths=LENGTHS)
+    assert len(records) == 2
+    assert [tuple(r.aggregation.shape) for r in records] == [(2, sum(LENGTHS), 17)] * 2
+    torch.testing.assert_close(records[0].aggregation, records[1].aggregation)

@@ -13,7 +13,7 @@ counts drawn (seeded) from the real PHOENIX14 splits (``train_lengths.csv`` for
 
 It prints real frames per second (padding excluded), seconds per step, peak GPU memory and
 the model FLOP utilisation: backbone FLOPs per frame (counted by
-``mmsign.utils.complexity.count_flops``; forward, or forward + backward for training)
+``mmsign.models.complexity.count_flops``; forward, or forward + backward for training)
 times frames per second, over the device's peak (``--peak-tflops``, or on a GPU a dense
 matrix product measured in the run's dtype). On the CPU it reports the achieved GFLOP/s
 and MFU only with ``--peak-tflops``. The device is synchronised only around the timed
@@ -51,8 +51,8 @@ from torch.utils.flop_counter import FlopCounterMode
 import mmsign  # noqa: F401  (registers the mmsign modules)
 from mmsign.apis.runtime import DictAction, load_config
 from mmsign.engine.optim_wrapper import skips_on_device
+from mmsign.models.complexity import count_flops
 from mmsign.models.heads.edge_padding import released_padded_length
-from mmsign.utils.complexity import count_flops
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16, 'none': None}

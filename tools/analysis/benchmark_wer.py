@@ -24,7 +24,6 @@ import argparse
 import json
 import os.path as osp
 import random
-import re
 import shutil
 import statistics
 import subprocess
@@ -36,6 +35,7 @@ from typing import Callable, Dict, List
 from mmsign.evaluation import (
     ErrorCounts,
     get_normalization,
+    parse_sclite_dtl,
     read_ctm,
     read_stm,
     score_corpus,
@@ -110,11 +110,7 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
 def sclite_counts(dtl_path: str) -> ErrorCounts:
     """Read S, D, I and N from sclite's dtl report."""
     with open(dtl_path, encoding='utf-8', errors='replace') as f:
-        text = f.read()
-    numbers = [int(re.search(rf'^{label}\s*=.*\(\s*(\d+)\)', text, re.M).group(1))
-               for label in ('Percent Substitution', 'Percent Deletions',
-                             'Percent Insertions', r'Ref\. words')]
-    return ErrorCounts(*numbers)
+        return parse_sclite_dtl(f.read())
 
 
 def main() -> int:

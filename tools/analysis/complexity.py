@@ -12,7 +12,7 @@ import json
 import sys
 
 from mmsign.apis.runtime import DictAction, load_config
-from mmsign.utils.complexity import recognizer_complexity
+from mmsign.models.complexity import recognizer_complexity
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -17,7 +17,6 @@ import importlib
 import importlib.util
 import json
 import os.path as osp
-import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +58,7 @@ TranscriptFormatError = _wer.sclite_io.TranscriptFormatError
 read_ctm, read_stm = _wer.sclite_io.read_ctm, _wer.sclite_io.read_stm
 CorpusScore, score_corpus = _wer.scoring.CorpusScore, _wer.scoring.score_corpus
 format_counts = _wer.scoring.format_counts
+parse_sclite_dtl = _wer.sclite_io.parse_sclite_dtl
 analyze, diagnose = _wer.error_analysis.analyze, _wer.error_analysis.diagnose
 read_stm_speakers = _wer.error_analysis.read_stm_speakers
 write_report_files = _wer.error_report.write_report_files
@@ -140,19 +140,6 @@ def score_with_sclite(sclite: str, ref_path: str, score: CorpusScore) -> ErrorCo
             return parse_sclite_dtl(f.read())
 
 
-def parse_sclite_dtl(text: str) -> ErrorCounts:
-    """Read S, D, I and N from sclite's ``dtl`` report."""
-
-    def number(label: str) -> int:
-        match = re.search(rf'^{label}\s*=.*\(\s*(\d+)\)', text, re.M)
-        if match is None:
-            raise RuntimeError(f'no "{label}" line in sclite dtl report')
-        return int(match.group(1))
-
-    return ErrorCounts(number('Percent Substitution'), number('Percent Deletions'),
-                       number('Percent Insertions'), number(r'Ref\. words'))
-
-
 def counts_dict(counts: ErrorCounts) -> Dict[str, float]:
     """The JSON fields of a set of counts."""
     return {'wer': counts.wer, 'sub': counts.substitutions, 'del': counts.deletions,
@@ -192,7 +179,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.sclite is not None:
         try:
             sclite_counts = score_with_sclite(find_sclite(args.sclite), args.ref, score)
-        except (FileNotFoundError, RuntimeError) as err:
+        except (FileNotFoundError, RuntimeError, TranscriptFormatError) as err:
             print(f'score_wer: error: {err}', file=sys.stderr)
             return 2
         result['sclite'] = counts_dict(sclite_counts)

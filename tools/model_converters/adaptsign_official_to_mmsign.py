@@ -23,11 +23,12 @@ from typing import Optional
 from mmaction.registry import DATASETS
 
 from mmsign.apis.runtime import load_config
-from mmsign.models.converters import convert_corrnet_checkpoint, is_corrnet_state_dict
-from mmsign.utils.official_checkpoint import (
+from mmsign.models.converters import (
     RELEASED_NUM_CLASSES,
     OfficialCheckpointError,
+    convert_corrnet_checkpoint,
     convert_official_checkpoint,
+    is_corrnet_state_dict,
     load_official_checkpoint,
 )
 

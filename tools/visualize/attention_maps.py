@@ -92,9 +92,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='upsampling of the patch grid (default: %(default)s)')
     parser.add_argument('--panel-size', type=int, default=256,
                         help='width of a panel in pixels (default: %(default)s)')
-    parser.add_argument('--sheet-step', type=int, default=FRAMES_PER_STEP,
-                        help='every n-th frame on the contact sheet (default: %(default)s, '
-                        'one per output step of the head)')
+    parser.add_argument('--sheet-step', type=int, default=None,
+                        help='every n-th frame on the contact sheet (default: one per '
+                        f'output step of the head; the recipes: {FRAMES_PER_STEP})')
     parser.add_argument('--sheet-columns', type=int, default=8,
                         help='panels per row of the contact sheet (default: %(default)s)')
     parser.add_argument('--gif-fps', type=float, default=8.0,
@@ -132,7 +132,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         save_png(osp.join(out, 'panels', f'frame_{t:04d}.png'), panel)
         panels.append(panel)
     save_png(osp.join(out, 'contact_sheet.png'),
-             contact_sheet(panels[::max(1, args.sheet_step)], columns=args.sheet_columns),
+             contact_sheet(panels[::max(1, args.sheet_step or attention.frames_per_step)],
+                           columns=args.sheet_columns),
              colors=256)
     save_gif(osp.join(out, 'attention.gif'), panels, args.gif_fps, colors=args.gif_colors)
     mp4 = save_mp4(osp.join(out, 'attention.mp4'), panels, args.gif_fps)

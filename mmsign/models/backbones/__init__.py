@@ -9,11 +9,12 @@ from .adaptsign_layers import (
     FrozenBlock,
     PrefixTokens,
     TemporalCorrelation,
+    merge_heads,
+    split_heads,
     temporal_window_weights,
 )
 from .adaptsign_mmpretrain_vit import AdaptSignMMPretrainViT
 from .adaptsign_vit import AdaptSignViT
-from .attention_maps import AttentionRecord, temporal_window_sources
 from .clip_checkpoint import read_clip_image_tower
 from .clip_vit import FrozenCLIPBlock
 from .corrnet import CorrNetResNet
@@ -25,6 +26,6 @@ __all__ = [
     'AdaptSignViTBase', 'AggregationBlock', 'AggregationQuery', 'AttentionRecord',
     'CorrelationIdentification', 'CorrelationModule', 'CorrNetResNet', 'IdentificationModule',
     'FrozenBlock', 'FrozenCLIPBlock', 'FrozenMMPretrainBlock', 'PrefixTokens',
-    'TemporalCorrelation', 'read_clip_image_tower', 'temporal_window_sources',
+    'TemporalCorrelation', 'merge_heads', 'read_clip_image_tower', 'split_heads',
     'temporal_window_weights'
 ]

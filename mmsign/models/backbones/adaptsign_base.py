@@ -14,8 +14,7 @@ source of frozen ViTs (open_clip: :class:`~.adaptsign_vit.AdaptSignViT`, mmpretr
 source's frozen parts: the stem modules, each block behind the
 :class:`~.adaptsign_layers.FrozenBlock` interface, the final norm and the projection.
 """
-from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.logging import print_log
@@ -32,7 +31,6 @@ from .adaptsign_layers import (
     TemporalCorrelation,
     temporal_window_weights,
 )
-from .attention_maps import AttentionRecord, AttentionRecords, temporal_window_sources
 
 CHECKPOINTING_MODES = ('none', 'selective', 'full')
 
@@ -113,7 +111,6 @@ class AdaptSignViTBase(BaseModule):
         self.proj = proj
         self.alpha = nn.Parameter(torch.tensor([0.5, 0.5]))
         self._freeze()
-        self._attention_records: Optional[AttentionRecords] = None
 
     def _frozen_parts(self) -> List[StemPart]:
         return [*(getattr(self, name) for name in self._stem_names),
@@ -167,48 +164,6 @@ class AdaptSignViTBase(BaseModule):
         first."""
         raise NotImplementedError
 
-    @contextmanager
-    def record_attention(self) -> Iterator[AttentionRecords]:
-        """Record what the aggregation query and the temporal correlation look at.
-
-        Every forward inside the ``with`` block appends one
-        :class:`~.attention_maps.AttentionRecord` (detached tensors on the frames'
-        device) to the yielded list: the aggregation query's softmax attention over each
-        frame's ``1 + P`` tokens per layer (mean over heads) and the temporal gates of
-        each frame's window. The weights are recomputed beside the forward, whose
-        features stay bit-identical; outside the block nothing extra is computed.
-
-        Example::
-
-            with model.backbone.record_attention() as records:
-                model(inputs, lengths, mode='tensor')
-            heat = records[0].patch_attention('mean')    # [N, P], rows sum to 1
-
-        Yields:
-            list[AttentionRecord]: One record per forward, in call order.
-        """
-        if self._attention_records is not None:
-            raise RuntimeError('record_attention() is already active on this backbone')
-        records: AttentionRecords = []
-        self._attention_records = records
-        try:
-            yield records
-        finally:
-            self._attention_records = None
-
-    @torch.no_grad()
-    def _record(self, frames: Tensor, lengths: Tuple[int, ...], aggregation: List[Tensor],
-                z: Tensor) -> AttentionRecord:
-        gates = sources = None
-        weight = 0.0
-        if self.temporal is not None:
-            sources = temporal_window_sources(lengths, self.temporal.window,
-                                              self.temporal_edge).to(z.device)
-            gates = self.temporal.window_gates(z, sources)
-            weight = float(self.temporal.weight)
-        return AttentionRecord(lengths, tuple(frames.shape[-2:]), torch.stack(aggregation),
-                               gates, sources, weight)
-
     def _layer(self, index: int, z: Tensor, q: Tensor) -> Tuple[Tensor, Tensor]:
         z = self.blocks[index](z)
         return z, self.aggregation.blocks[index](q, z)
@@ -231,20 +186,11 @@ class AdaptSignViTBase(BaseModule):
         z = self.embed(frames)
         q = self.aggregation.start(z.shape[0])
         full = self.checkpointing == 'full' and torch.is_grad_enabled()
-        records = self._attention_records
-        aggregation: List[Tensor] = []
         for index in range(len(self.blocks)):
-            q_before = q
             if full:
                 z, q = checkpoint(self._layer, index, z, q, use_reentrant=False)
             else:
                 z, q = self._layer(index, z, q)
-            if records is not None:
-                with torch.no_grad():
-                    aggregation.append(
-                        self.aggregation.blocks[index].attention_weights(q_before, z))
-        if records is not None:
-            records.append(self._record(frames, lengths, aggregation, z))
         # The correlation is added to every token in the paper; only the class token
         # is used afterwards.
         cls = z[:, 0]

@@ -2,14 +2,15 @@
 section 2): the OpenAI-layout stem ``ln_pre([cls; conv1(frames)] + pos)`` and blocks, with
 the AdaptSign modules of :class:`~.adaptsign_base.AdaptSignViTBase` around them.
 """
-from typing import List, Optional
+from typing import Optional
 
 import torch
 from mmaction.registry import MODELS
 from torch import Tensor, nn
 
+from mmsign.utils.state_dict import diff_state_dicts
+
 from .adaptsign_base import AdaptSignViTBase
-from .adaptsign_layers import layer_norm
 from .clip_checkpoint import read_clip_image_tower
 from .clip_vit import (
     ArchType,
@@ -18,6 +19,7 @@ from .clip_vit import (
     clip_vit_config,
     resolve_pretrained,
 )
+from .vit_ops import layer_norm
 
 
 @MODELS.register_module()
@@ -96,24 +98,15 @@ class AdaptSignViT(AdaptSignViTBase):
         """Load a CLIP checkpoint file into open_clip's tower, every tensor or fail."""
         weights = read_clip_image_tower(path)
         expected = visual.state_dict()
-        missing = sorted(set(expected) - set(weights.state_dict))
-        unexpected = sorted(set(weights.state_dict) - set(expected))
-        mismatched = [f'{key}: file {tuple(value.shape)}, model {tuple(expected[key].shape)}'
-                      for key, value in weights.state_dict.items()
-                      if key in expected and value.shape != expected[key].shape]
-        if missing or unexpected or mismatched:
+        diff = diff_state_dicts(weights.state_dict, expected)
+        if diff:
             raise ValueError(
-                f'{weights.source} does not fit the image tower of this arch: missing '
-                f'{missing}, unexpected {unexpected}, shape mismatches {mismatched}; check '
-                'that `arch` names the architecture of the checkpoint')
+                f'{weights.source} does not fit the image tower of this arch: '
+                f'{diff.describe()}; check that `arch` names the architecture of the '
+                'checkpoint')
         visual.load_state_dict(weights.state_dict, strict=True)
         return (f'{weights.source}: all {len(expected)} image-tower tensors; '
                 f'{weights.num_ignored} other tensors of the file ignored')
-
-    def clip_parameter_names(self) -> List[str]:
-        """Names of the parameters that come from the CLIP checkpoint (``pretrained``):
-        :meth:`pretrained_parameter_names`."""
-        return self.pretrained_parameter_names()
 
     def embed(self, frames: Tensor) -> Tensor:
         """Patch embedding, class token, positions, ``ln_pre``: ``[N, 3, H, W]`` -> ``[N, S, D]``.

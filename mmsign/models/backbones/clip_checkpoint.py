@@ -17,6 +17,8 @@ from typing import Dict, NamedTuple, Tuple
 import torch
 from torch import Tensor
 
+from mmsign.utils.state_dict import submodule_state_dict, tensors_of
+
 _TOWER = 'visual.'
 
 
@@ -73,11 +75,8 @@ def read_clip_image_tower(path: str) -> CLIPImageTowerWeights:
         number of other tensors it held.
     """
     state, kind = _read_state_dict(path)
-    state = {key: value for key, value in state.items() if isinstance(value, Tensor)}
-    if state and all(key.startswith('module.') for key in state):  # saved from DDP
-        state = {key[len('module.'):]: value for key, value in state.items()}
-    tower = {key[len(_TOWER):]: value for key, value in state.items()
-             if key.startswith(_TOWER)}
+    state = tensors_of(state)
+    tower = submodule_state_dict(state, _TOWER)
     if not tower and 'conv1.weight' in state:
         tower = state
     if not tower:

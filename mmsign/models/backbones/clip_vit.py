@@ -14,7 +14,7 @@ from open_clip.transformer import QuickGELU as CLIPQuickGELU
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 from torch import Tensor, nn
 
-from .adaptsign_layers import _QUICK_GELU_SCALE, layer_norm, packed_qkv_part
+from .vit_ops import QUICK_GELU_SCALE, layer_norm, packed_qkv_part
 
 ArchType = Union[str, Dict[str, Union[int, float]]]
 
@@ -173,6 +173,6 @@ class FrozenCLIPBlock(nn.Module):
         # scales folded into the (small) weights: one element-wise kernel over the 4D-wide
         # hidden layer instead of three, and one saved tensor.
         fc, proj = self.mlp.c_fc, self.mlp.c_proj
-        hidden = F.silu(F.linear(x, fc.weight * _QUICK_GELU_SCALE, fc.bias * _QUICK_GELU_SCALE))
-        return F.linear(hidden, proj.weight * (1.0 / _QUICK_GELU_SCALE), proj.bias)
+        hidden = F.silu(F.linear(x, fc.weight * QUICK_GELU_SCALE, fc.bias * QUICK_GELU_SCALE))
+        return F.linear(hidden, proj.weight * (1.0 / QUICK_GELU_SCALE), proj.bias)
 

@@ -18,7 +18,9 @@ from mmpretrain.models.utils import MultiheadAttention, SwiGLUFFN
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .adaptsign_layers import layer_norm, packed_qkv_part
+from mmsign.utils.state_dict import diff_state_dicts, submodule_state_dict, tensors_of
+
+from .vit_ops import layer_norm, packed_qkv_part
 
 # Backbone tensors of pretraining checkpoints that a forward pass never uses.
 PRETRAINING_ONLY = ('mask_token',)
@@ -89,11 +91,8 @@ def _checkpoint_backbone(path: str) -> Tuple[Dict[str, Tensor], int]:
         raise TypeError(f'{path} holds a {type(loaded).__name__}, not an mmpretrain '
                         'checkpoint')
     state = loaded.get('state_dict', loaded)
-    state = {key: value for key, value in state.items() if isinstance(value, Tensor)}
-    if state and all(key.startswith('module.') for key in state):  # saved from DDP
-        state = {key[len('module.'):]: value for key, value in state.items()}
-    backbone = {key[len('backbone.'):]: value for key, value in state.items()
-                if key.startswith('backbone.')}
+    state = tensors_of(state)
+    backbone = submodule_state_dict(state, 'backbone.')
     if not backbone and 'pos_embed' in state:
         backbone = state
     if not backbone:
@@ -126,19 +125,17 @@ def load_mmpretrain_vit(vit: VisionTransformer, path: str) -> str:
     """
     weights, num_other = _checkpoint_backbone(path)
     expected = vit.state_dict()
-    missing = sorted(set(expected) - set(weights))
     unused = sorted(set(weights) & set(PRETRAINING_ONLY))
-    unexpected = sorted(set(weights) - set(expected) - set(unused))
-    mismatched = [f'{key}: file {tuple(value.shape)}, model {tuple(expected[key].shape)}'
-                  for key, value in weights.items()
-                  if key in expected and value.shape != expected[key].shape
-                  and not (key == 'pos_embed' and value.shape[-1] == expected[key].shape[-1]
-                           and _pos_embed_grid(value.shape[1]) > 0)]
-    if missing or unexpected or mismatched:
+
+    def resized_by_mmpretrain(key: str, theirs: tuple, ours: tuple) -> bool:
+        # mmpretrain's load hook resizes a square position-embedding grid.
+        return key == 'pos_embed' and theirs[-1] == ours[-1] and _pos_embed_grid(theirs[1]) > 0
+
+    diff = diff_state_dicts(weights, expected, ignore=unused, shape_ok=resized_by_mmpretrain)
+    if diff:
         raise ValueError(
-            f'{path} does not fit this mmpretrain ViT: missing {missing}, unexpected '
-            f'{unexpected}, shape mismatches {mismatched}; check that `vit` (arch, '
-            'patch_size, layer_scale_init_value, pre_norm, qkv_bias, final_norm, '
+            f'{path} does not fit this mmpretrain ViT: {diff.describe()}; check that `vit` '
+            '(arch, patch_size, layer_scale_init_value, pre_norm, qkv_bias, final_norm, '
             'layer_cfgs) describes the checkpoint\'s model')
     file_grid = _pos_embed_grid(weights['pos_embed'].shape[1])
     vit.load_state_dict({key: weights[key] for key in expected}, strict=True)

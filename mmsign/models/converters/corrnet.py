@@ -31,13 +31,12 @@ from torch import Tensor
 
 from mmsign.datasets.vocabulary import GlossVocabulary
 from mmsign.models.backbones.corrnet import ARCH_ZOO
-from mmsign.utils.official_checkpoint import (
+from mmsign.models.converters.adaptsign import (
     RELEASED_NUM_CLASSES,
     OfficialCheckpointError,
     check_state_dict_fits,
-    check_vocabulary,
-    load_official_checkpoint,
 )
+from mmsign.models.converters.adaptsign_files import check_vocabulary, load_official_checkpoint
 from mmsign.version import __version__
 
 #: ``(pattern, replacement)`` on a released key, first match wins (the correlation

@@ -1,6 +1,8 @@
 """Heads: AdaptSign's CTC head and the released edge padding it uses."""
 from mmsign.models.heads.ctc_head import BiLSTM, CTCHeadOutputs, NormLinear, SignCTCHead
 from mmsign.models.heads.edge_padding import (
+    RELEASED_GEOMETRY,
+    PaddingGeometry,
     edge_pad_indices,
     released_edge_padding,
     released_padded_length,
@@ -9,5 +11,6 @@ from mmsign.models.heads.temporal_conv import TemporalConv
 
 __all__ = [
     'SignCTCHead', 'CTCHeadOutputs', 'NormLinear', 'BiLSTM', 'TemporalConv',
-    'released_edge_padding', 'released_padded_length', 'edge_pad_indices'
+    'released_edge_padding', 'released_padded_length', 'edge_pad_indices',
+    'PaddingGeometry', 'RELEASED_GEOMETRY'
 ]

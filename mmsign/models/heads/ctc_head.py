@@ -12,7 +12,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from mmsign.models.heads.edge_padding import released_edge_padding
+from mmsign.models.heads.edge_padding import PaddingGeometry, released_edge_padding
 from mmsign.models.heads.temporal_conv import TemporalConv
 from mmsign.models.losses import min_ctc_input_length
 
@@ -153,6 +153,11 @@ class SignCTCHead(BaseModule):
         self.loss_ctc_conv = MODELS.build(loss_ctc_conv or dict(type='SignCTCLoss'))
         self.loss_distill = MODELS.build(loss_distill) if loss_distill else None
 
+    @property
+    def geometry(self) -> PaddingGeometry:
+        """Stride and receptive field of the temporal conv, which size the edge padding."""
+        return self.temporal_conv.geometry
+
     def output_lengths(self, padded_lengths: Sequence[int]) -> List[int]:
         """Valid output rows for videos of the given (padded) lengths.
 
@@ -177,10 +182,10 @@ class SignCTCHead(BaseModule):
             lengths (Sequence[int]): Frames of each video (host integers).
 
         Returns:
-            CTCHeadOutputs: logits ``(T', B, C)`` with ``T'_b = ceil(T_b / 4)`` for the
-            default pattern.
+            CTCHeadOutputs: logits ``(T', B, C)`` with ``T'_b = ceil(T_b / stride)``
+            (the default pattern: 4).
         """
-        padded, valid = released_edge_padding(feats, lengths)  # (B, T_pad, E)
+        padded, valid = released_edge_padding(feats, lengths, self.geometry)  # (B, T_pad, E)
         return self.forward_padded(padded.transpose(1, 2), valid)
 
     def forward_padded(self, x: Tensor, lengths: Sequence[int]) -> CTCHeadOutputs:

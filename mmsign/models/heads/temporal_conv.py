@@ -3,6 +3,8 @@ from typing import List, Sequence
 
 from torch import Tensor, nn
 
+from mmsign.models.heads.edge_padding import PaddingGeometry
+
 
 def _parse_layer(spec: str) -> tuple:
     kind, size = spec[:1], spec[1:]
@@ -18,6 +20,7 @@ class TemporalConv(nn.Module):
     The layers are one ``nn.Sequential`` indexed like the released code's
     ``temporal_conv`` (conv 0, norm 1, relu 2, pool 3, conv 4, ...), so released weights
     map onto it key for key. Convolutions have no padding; pools drop an odd last frame.
+    :attr:`geometry` (stride and receptive field) sizes the edge padding of the head.
 
     Args:
         in_channels (int): Feature width E of the input.
@@ -44,6 +47,7 @@ class TemporalConv(nn.Module):
                 modules.append(nn.MaxPool1d(size))
         self.temporal_conv = nn.Sequential(*modules)
         self.out_channels = hidden_channels
+        self.geometry = PaddingGeometry.of_layers(self.layers)
 
     def output_length(self, length: int) -> int:
         """Output frames for ``length`` input frames (host arithmetic).

@@ -100,7 +100,9 @@ class SignRecognizer(BaseModel):
         """
         if self.padding_mode == 'features':
             return self.head(self.backbone(inputs, lengths), lengths)
-        frames, valid = released_edge_padding(inputs, lengths)  # (B, T_pad, 3, H, W)
+        # The head's temporal conv sizes the padding (None: the released K5 P2 K5 P2).
+        frames, valid = released_edge_padding(inputs, lengths,
+                                              getattr(self.head, 'geometry', None))
         batch, total = frames.shape[:2]
         feats = self.backbone(frames.flatten(0, 1), [total] * batch)  # (B * T_pad, E)
         return self.head.forward_padded(feats.view(batch, total, -1).transpose(1, 2), valid)

@@ -191,7 +191,7 @@ def test_loads_clip_checkpoint_files(clip_model, clip_files, kind):
     if kind in ('state_dict', 'torchscript'):
         expected = {k: v.half().float() for k, v in expected.items()}
     state = model.state_dict()
-    names = model.clip_parameter_names()
+    names = model.pretrained_parameter_names()
     assert len(names) == len(expected)
     for name in names:
         clip_name = re.sub(r'^blocks\.(\d+)\.frozen\.', r'transformer.resblocks.\1.', name)

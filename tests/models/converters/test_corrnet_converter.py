@@ -19,12 +19,12 @@ from mmaction.registry import MODELS
 from mmengine.config import Config
 
 from mmsign.models.converters import (
+    OfficialCheckpointError,
     convert_corrnet_checkpoint,
     convert_corrnet_state_dict,
     infer_corrnet_settings,
     is_corrnet_state_dict,
 )
-from mmsign.utils.official_checkpoint import OfficialCheckpointError
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 

@@ -107,3 +107,26 @@ def test_too_short_input_is_reported():
     head = make_head()
     with pytest.raises(ValueError, match='too short'):
         head.forward_padded(torch.randn(1, E, 10), [10])
+
+
+@pytest.mark.parametrize('pattern,stride,field', [
+    (('K5', 'P2', 'K5', 'P2'), 4, 16), (('K3', 'P2', 'K3', 'P2'), 4, 10),
+    (('K5', 'P2'), 2, 6), (('K3', 'P3', 'K4'), 3, 14)])
+def test_padding_follows_any_conv_pattern(pattern, stride, field):
+    """The edge padding is sized by the head's own temporal conv: ceil(T / stride)
+    outputs for every length, (R - stride) // 2 copies of the first frame before it."""
+    head = make_head(conv_pattern=pattern)
+    geometry = head.temporal_conv.geometry
+    assert (geometry.stride, geometry.receptive_field) == (stride, field)
+    lengths = list(range(1, 41))
+    feats = torch.randn(sum(lengths), E)
+    with torch.no_grad():
+        out = head(feats, lengths)
+    assert out.lengths == [math.ceil(t / stride) for t in lengths]
+    # The padded batch the head builds: left copies of the first row, then the video.
+    padded, valid = released_edge_padding(feats[:7], [7], geometry)
+    left = (field - stride) // 2
+    assert valid == [math.ceil(7 / stride) * stride + field - stride]
+    assert torch.equal(padded[0, :left], feats[:1].expand(left, E))
+    assert torch.equal(padded[0, left:left + 7], feats[:7])
+    assert head.temporal_conv.output_length(valid[0]) == math.ceil(7 / stride)

@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mmsign.utils.complexity import recognizer_complexity
+from mmsign.models.complexity import recognizer_complexity
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RECIPE = osp.join(REPO_ROOT, 'configs', 'adaptsign_phoenix14.py')

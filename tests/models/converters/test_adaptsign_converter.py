@@ -22,7 +22,7 @@ from mmaction.registry import MODELS
 from mmengine.config import Config
 
 from mmsign.datasets.vocabulary import GlossVocabulary
-from mmsign.utils.official_checkpoint import (
+from mmsign.models.converters import (
     RELEASED_NUM_CLASSES,
     OfficialCheckpointError,
     check_state_dict_fits,
@@ -34,7 +34,7 @@ from mmsign.utils.official_checkpoint import (
     released_model_cfg,
 )
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 sys.path.insert(0, osp.join(REPO_ROOT, 'tests', 'datasets'))
 
 from sign_fixtures import phoenix2014_root  # noqa: E402,F401  (fixture of the dataset tests)
