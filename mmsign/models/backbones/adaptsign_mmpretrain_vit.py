@@ -7,7 +7,6 @@ from typing import Optional
 
 import torch
 from mmaction.registry import MODELS
-from mmpretrain.models.utils import resize_pos_embed
 from torch import Tensor, nn
 
 from .adaptsign_base import AdaptSignViTBase
@@ -16,6 +15,7 @@ from .mmpretrain_vit import (
     FrozenMMPretrainBlock,
     build_mmpretrain_vit,
     load_mmpretrain_vit,
+    mmpretrain_parts,
     mmpretrain_vit_config,
 )
 
@@ -100,8 +100,9 @@ class AdaptSignMMPretrainViT(AdaptSignViTBase):
         """
         x, grid = self.patch_embed(frames)                        # [N, P, D], (H/p, W/p)
         cls = self.cls_token.to(x.dtype).expand(x.shape[0], -1, -1)
-        pos = resize_pos_embed(self.pos_embed, self.patch_resolution, grid,
-                               mode=self.interpolate_mode, num_extra_tokens=1)
+        pos = mmpretrain_parts().resize_pos_embed(
+            self.pos_embed, self.patch_resolution, grid, mode=self.interpolate_mode,
+            num_extra_tokens=1)
         x = torch.cat([cls, x], dim=1) + pos.to(x.dtype)
         if isinstance(self.pre_norm, nn.LayerNorm):  # CLIP's ln_pre (pre_norm=True)
             return layer_norm(x, self.pre_norm)

@@ -4,19 +4,23 @@ This is the only file that knows open_clip's module layout. :class:`FrozenCLIPBl
 one of its residual blocks behind the :class:`~.adaptsign_layers.FrozenBlock` interface;
 the parameter names stay OpenAI's (``ln_1``, ``attn.in_proj_weight``, ``mlp.c_fc`` ...).
 """
+import importlib
 import os.path as osp
+from types import ModuleType
 from typing import Dict, Tuple, Union
 
-import open_clip
 import torch.nn.functional as F
-from open_clip.transformer import LayerNorm as CLIPLayerNorm
-from open_clip.transformer import QuickGELU as CLIPQuickGELU
-from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 from torch import Tensor, nn
 
 from .vit_ops import QUICK_GELU_SCALE, layer_norm, packed_qkv_part
 
 ArchType = Union[str, Dict[str, Union[int, float]]]
+
+
+def _open_clip() -> ModuleType:
+    """open_clip, imported when a tower is first built (it pulls timm and torchvision:
+    seconds that ``import mmsign`` need not pay)."""
+    return importlib.import_module('open_clip')
 
 _ARCH_DICT_KEYS = ('width', 'layers', 'heads', 'patch_size', 'image_size', 'output_dim')
 _ARCH_DICT_OPTIONAL = {'mlp_ratio': 4.0}
@@ -48,6 +52,7 @@ def clip_vit_config(arch: ArchType) -> Tuple[dict, str]:
             raise ValueError(f'arch dict {arch}: width must be a multiple of heads')
         return cfg, 'custom ViT ' + ', '.join(f'{k}={v}' for k, v in arch.items())
 
+    open_clip = _open_clip()
     model_cfg = open_clip.get_model_config(arch)
     if model_cfg is None:
         import difflib  # only for this message: the closest of open_clip's ~100 ViTs
@@ -77,13 +82,14 @@ def clip_vit_config(arch: ArchType) -> Tuple[dict, str]:
     return cfg, arch
 
 
-def build_clip_vit(cfg: dict) -> VisionTransformer:
+def build_clip_vit(cfg: dict) -> nn.Module:
     """Build open_clip's image tower with random weights and QuickGELU (OpenAI's).
 
     Args:
         cfg (dict): Settings from :func:`clip_vit_config`.
     """
-    return VisionTransformer(
+    transformer = _open_clip().transformer
+    return transformer.VisionTransformer(
         image_size=cfg['image_size'],
         patch_size=cfg['patch_size'],
         width=cfg['width'],
@@ -91,8 +97,8 @@ def build_clip_vit(cfg: dict) -> VisionTransformer:
         heads=cfg['heads'],
         mlp_ratio=cfg['mlp_ratio'],
         output_dim=cfg['output_dim'],
-        act_layer=CLIPQuickGELU,
-        norm_layer=CLIPLayerNorm,
+        act_layer=transformer.QuickGELU,
+        norm_layer=transformer.LayerNorm,
     )
 
 
@@ -105,6 +111,7 @@ def resolve_pretrained(arch: ArchType, pretrained: str) -> str:
     """
     if osp.isfile(pretrained):
         return pretrained
+    open_clip = _open_clip()
     cfg = open_clip.get_pretrained_cfg(arch, pretrained) if isinstance(arch, str) else {}
     if not cfg:
         tags = open_clip.list_pretrained_tags_by_model(arch) if isinstance(arch, str) else []
@@ -118,14 +125,15 @@ def resolve_pretrained(arch: ArchType, pretrained: str) -> str:
 
 
 def _check_openai_block(block: nn.Module) -> None:
+    transformer = _open_clip().transformer
     attn = getattr(block, 'attn', None)
-    plain = (isinstance(block, ResidualAttentionBlock)
+    plain = (isinstance(block, transformer.ResidualAttentionBlock)
              and isinstance(block.ls_1, nn.Identity) and isinstance(block.ls_2, nn.Identity)
              and not hasattr(block, 'ln_1_kv')
              and isinstance(attn, nn.MultiheadAttention) and attn.in_proj_weight is not None
              and attn.in_proj_bias is not None and attn.bias_k is None
              and not attn.add_zero_attn
-             and isinstance(block.mlp.gelu, CLIPQuickGELU))
+             and isinstance(block.mlp.gelu, transformer.QuickGELU))
     if not plain:
         raise TypeError(f'{type(block).__name__} is not an OpenAI CLIP residual block '
                         '(packed in-projection with bias, no layer scale, QuickGELU MLP)')
@@ -141,7 +149,7 @@ class FrozenCLIPBlock(nn.Module):
         block (ResidualAttentionBlock): An open_clip block of the OpenAI layout.
     """
 
-    def __init__(self, block: ResidualAttentionBlock) -> None:
+    def __init__(self, block: nn.Module) -> None:
         super().__init__()
         _check_openai_block(block)
         self.num_heads = block.attn.num_heads

@@ -5,16 +5,12 @@ puts one ``TransformerEncoderLayer`` behind the :class:`~.adaptsign_layers.Froze
 interface; the parameter names stay mmpretrain's (``ln1``, ``attn.qkv``, ``attn.proj``,
 ``attn.gamma1``, ``ln2``, ``ffn.layers.0.0``, ``ffn.gamma2`` ...).
 """
+import importlib
 import math
+from types import SimpleNamespace
 from typing import Dict, Tuple
 
-from mmcv.cnn.bricks.transformer import FFN
 from mmengine.runner import CheckpointLoader
-from mmpretrain.models.backbones.vision_transformer import (
-    TransformerEncoderLayer,
-    VisionTransformer,
-)
-from mmpretrain.models.utils import MultiheadAttention, SwiGLUFFN
 from torch import Tensor, nn
 from torch.nn import functional as F
 
@@ -25,6 +21,21 @@ from .vit_ops import layer_norm, packed_qkv_part
 # Backbone tensors of pretraining checkpoints that a forward pass never uses.
 PRETRAINING_ONLY = ('mask_token',)
 VIT_TYPES = ('VisionTransformer', 'mmpretrain.VisionTransformer')
+
+
+def mmpretrain_parts() -> SimpleNamespace:
+    """mmpretrain's ViT classes, imported when a ViT is first built: ``mmpretrain.models``
+    imports every model, head and metric of mmpretrain (seconds that ``import mmsign``
+    need not pay)."""
+    vision_transformer = importlib.import_module(
+        'mmpretrain.models.backbones.vision_transformer')
+    utils = importlib.import_module('mmpretrain.models.utils')
+    return SimpleNamespace(
+        VisionTransformer=vision_transformer.VisionTransformer,
+        TransformerEncoderLayer=vision_transformer.TransformerEncoderLayer,
+        MultiheadAttention=utils.MultiheadAttention, SwiGLUFFN=utils.SwiGLUFFN,
+        resize_pos_embed=utils.resize_pos_embed,
+        FFN=importlib.import_module('mmcv.cnn.bricks.transformer').FFN)
 # VisionTransformer arguments that shape the frozen network, passed on as they are.
 VIT_KEYS = ('arch', 'img_size', 'patch_size', 'qkv_bias', 'norm_cfg', 'final_norm',
             'pre_norm', 'layer_scale_init_value', 'interpolate_mode', 'patch_cfg',
@@ -77,10 +88,10 @@ def mmpretrain_vit_config(vit: dict) -> Tuple[dict, str]:
     return cfg, name
 
 
-def build_mmpretrain_vit(cfg: dict) -> VisionTransformer:
+def build_mmpretrain_vit(cfg: dict) -> nn.Module:
     """Build mmpretrain's ``VisionTransformer`` (random weights) from
     :func:`mmpretrain_vit_config`'s arguments."""
-    return VisionTransformer(**cfg)
+    return mmpretrain_parts().VisionTransformer(**cfg)
 
 
 def _checkpoint_backbone(path: str) -> Tuple[Dict[str, Tensor], int]:
@@ -107,7 +118,7 @@ def _pos_embed_grid(num_tokens: int) -> int:
     return side if side * side == num_tokens - 1 else -1
 
 
-def load_mmpretrain_vit(vit: VisionTransformer, path: str) -> str:
+def load_mmpretrain_vit(vit: nn.Module, path: str) -> str:
     """Load an mmpretrain checkpoint into ``vit``: every tensor of the ViT or fail.
 
     The position embedding may be for another input size (DINOv2's files are for 518
@@ -149,17 +160,18 @@ def load_mmpretrain_vit(vit: VisionTransformer, path: str) -> str:
 
 
 def _check_plain_block(layer: nn.Module) -> None:
+    parts = mmpretrain_parts()
     attn, ffn = getattr(layer, 'attn', None), getattr(layer, 'ffn', None)
-    plain_attn = (type(attn) is MultiheadAttention and not attn.v_shortcut
+    plain_attn = (type(attn) is parts.MultiheadAttention and not attn.v_shortcut
                   and attn.input_dims == attn.embed_dims and attn.attn_drop == 0)
-    plain_ffn = ((type(ffn) is FFN or isinstance(ffn, SwiGLUFFN))
+    plain_ffn = ((type(ffn) is parts.FFN or isinstance(ffn, parts.SwiGLUFFN))
                  and ffn.add_identity and getattr(ffn, 'out_dims', ffn.embed_dims)
                  == ffn.embed_dims)
     layer_norms = all(type(getattr(layer, name, None)) is nn.LayerNorm for name in ('ln1', 'ln2'))
     dropout = [name for name, module in layer.named_modules()
                if (isinstance(module, nn.Dropout) and module.p)
                or getattr(module, 'drop_prob', 0)]
-    if (type(layer) is not TransformerEncoderLayer or not plain_attn or not plain_ffn
+    if (type(layer) is not parts.TransformerEncoderLayer or not plain_attn or not plain_ffn
             or not layer_norms):
         raise TypeError(f'{type(layer).__name__} is not a plain mmpretrain ViT block '
                         '(TransformerEncoderLayer: LayerNorms, MultiheadAttention without '
@@ -182,9 +194,10 @@ class FrozenMMPretrainBlock(nn.Module):
             with an ``FFN`` (GELU MLP) or ``SwiGLUFFN`` (DINOv2 giant).
     """
 
-    def __init__(self, layer: TransformerEncoderLayer) -> None:
+    def __init__(self, layer: nn.Module) -> None:
         super().__init__()
         _check_plain_block(layer)
+        self.swiglu = isinstance(layer.ffn, mmpretrain_parts().SwiGLUFFN)
         self.num_heads = layer.attn.num_heads
         self.ln1 = layer.ln1
         self.attn = layer.attn
@@ -212,7 +225,7 @@ class FrozenMMPretrainBlock(nn.Module):
 
     def feed_forward(self, x: Tensor) -> Tensor:
         ffn = self.ffn
-        if isinstance(ffn, SwiGLUFFN):
+        if self.swiglu:
             gate, hidden = ffn.w12(x).chunk(2, dim=-1)
             return ffn.gamma2(ffn.w3(ffn.norm(F.silu(gate) * hidden)))
         return ffn.gamma2(ffn.layers(x))
