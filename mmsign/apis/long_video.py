@@ -89,6 +89,8 @@ def plan_windows(total: int, window: int, overlap: int, multiple: int = 1) -> Li
 def _frames_for(source: VideoSource, positions: List[int]) -> np.ndarray:
     low, high = min(positions), max(positions)
     imgs = source.read(low, high + 1)
+    if positions == list(range(low, high + 1)):
+        return imgs  # the usual case: no copy of a window of full-size frames
     return imgs[[p - low for p in positions]]
 
 

@@ -132,15 +132,17 @@ def peak_rss(script, video, window):
 
 @pytest.mark.slow
 def test_peak_memory_stays_flat_as_the_video_doubles(tmp_path):
-    # 256x256 frames: 192 KiB each, so 600 more frames held at once would add 112 MiB.
+    # 256x256 frames: 192 KiB each, so 1200 more frames held at once would add 225 MiB.
     rng = np.random.default_rng(0)
     base = rng.integers(0, 255, (8, 256, 256, 3), dtype=np.uint8)
-    short = write_mp4([base[t % 8] for t in range(600)], str(tmp_path / 'short.mp4'))
-    long = write_mp4([base[t % 8] for t in range(1200)], str(tmp_path / 'long.mp4'))
+    short = write_mp4([base[t % 8] for t in range(1200)], str(tmp_path / 'short.mp4'))
+    long = write_mp4([base[t % 8] for t in range(2400)], str(tmp_path / 'long.mp4'))
     script = str(tmp_path / 'rss.py')
     with open(script, 'w') as f:
         f.write(RSS_SCRIPT)
     first, second = peak_rss(script, short, 128), peak_rss(script, long, 128)
-    assert (first['frames'], second['frames']) == (600, 1200)
+    assert (first['frames'], second['frames']) == (1200, 2400)
     assert second['windows'] > first['windows'] > 1
-    assert second['rss_mib'] - first['rss_mib'] < 30, (first, second)
+    # Measured: +20 to +50 MiB (allocator growth over more windows, docs/inference.md);
+    # holding the frames would add 225 MiB.
+    assert second['rss_mib'] - first['rss_mib'] < 112, (first, second)

@@ -155,8 +155,15 @@ def test_ctc_emissions_follow_the_best_path():
 def test_model_input_box_follows_the_test_crop():
     cfg = Config.fromfile(SYNTHETIC_CONFIG)
     assert model_input_box(cfg, (36, 36)) == (2, 2, 34, 34)
+    # The test pipeline's SignResize brings any frame to 36x36 before the 32 crop.
+    assert model_input_box(cfg, (40, 50)) == pytest.approx(
+        (2 * 50 / 36, 2 * 40 / 36, 34 * 50 / 36, 34 * 40 / 36))
+    # Without it, frames enter the crop at their own size; frames smaller than the crop
+    # are padded, centred: the box reaches beyond them.
+    pipeline = [step for step in cfg.test_dataloader.dataset.pipeline
+                if step['type'] != 'SignResize']
+    cfg.test_dataloader.dataset.pipeline = pipeline
     assert model_input_box(cfg, (40, 50)) == (9, 4, 41, 36)
-    # Frames smaller than the crop are padded, centred: the box reaches beyond them.
     assert model_input_box(cfg, (30, 32)) == (0, -1, 32, 31)
 
 

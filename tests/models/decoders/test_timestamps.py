@@ -98,3 +98,29 @@ def test_times_use_the_head_stride_and_the_frame_rate():
     assert stamps[1]['end'] == pytest.approx(0.72)
     assert 0.5 < stamps[0]['confidence'] <= 1
     assert gloss_timestamps(segments, ['B', 'A'], 4, 18, None)[0]['start'] is None
+
+
+def test_predict_writes_the_aligned_frames_of_both_branches():
+    import os.path as osp
+
+    from mmaction.structures import ActionDataSample
+
+    from mmsign.apis import init_recognizer
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    torch.manual_seed(0)
+    model = init_recognizer(osp.join(repo, 'configs', 'adaptsign_synthetic.py'))
+    lengths = [23, 9]
+    inputs = torch.randn(sum(lengths), 3, 32, 32)
+    samples = model.predict(inputs, lengths, [ActionDataSample(), ActionDataSample()])
+    outputs = model.extract_feat(inputs, lengths)
+    for b, (sample, length) in enumerate(zip(samples, lengths)):
+        for suffix, logits in (('', outputs.seq_logits), ('_conv', outputs.conv_logits)):
+            glosses = sample.get('pred_glosses' + suffix)
+            frames = sample.get('pred_gloss_frames' + suffix)
+            scores = sample.get('pred_gloss_scores' + suffix)
+            assert len(frames) == len(glosses) == len(scores)
+            ids = model.decoder(logits[:, b:b + 1].log_softmax(-1), [outputs.lengths[b]])[0]
+            segments = ctc_forced_alignment(
+                logits[:outputs.lengths[b], b].log_softmax(-1), ids)
+            assert frames == [[4 * s.start, min(4 * s.end, length)] for s in segments]
+            assert all(0 <= a < e <= length for a, e in frames)
