@@ -55,7 +55,7 @@ def quickstart(tmp_path_factory) -> Dict:
     data_root, work_dir = str(root / 'data'), str(root / 'work')
     command = [sys.executable, osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir',
                work_dir, '--seed', '0', '--cfg-options', *training_options(data_root)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=REPO,
+    result = subprocess.run(command, capture_output=True, text=True, timeout=3600, cwd=REPO,
                             env=dict(os.environ, OMP_NUM_THREADS='2'))
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     (checkpoint, ) = glob.glob(osp.join(work_dir, 'best_*.pth'))
