@@ -22,7 +22,8 @@ from mmsign.datasets import (
 )
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CROP = 48  # fixture frames are 64x72
+CROP = 48
+FRAME_SIZE = (64, 72)  # (height, width) of the fixture frames
 
 
 def load_config(name: str, data_root: str) -> Config:
@@ -36,7 +37,9 @@ def load_config(name: str, data_root: str) -> Config:
         loader.dataset.data_root = data_root
         loader.dataset.vocab_file = osp.join(data_root, 'gloss_vocab.json')
         for transform in loader.dataset.pipeline:
-            if 'size' in transform:
+            if transform['type'] == 'SignResize':  # the fixture frames' own size
+                transform['size'] = FRAME_SIZE
+            elif 'size' in transform:
                 transform['size'] = CROP
     return cfg
 
