@@ -41,6 +41,10 @@ RECIPES = {
     'adaptsign_dinov2-b14_phoenix14': 'phoenix2014_root',
     'adaptsign_synthetic': None,
     'adaptsign_tiny-mmpretrain_synthetic': None,
+    'corrnet_phoenix14': 'phoenix2014_root',
+    'corrnet_phoenix14t': 'phoenix2014t_root',
+    'corrnet_csl-daily': 'csl_daily_root',
+    'corrnet_tiny_synthetic': None,
 }
 
 
@@ -60,10 +64,21 @@ def load_tool(name: str):
 
 def options(recipe: str, data_root: str) -> list:
     """``--cfg-options`` that build the recipe small, on fixture or generated data."""
-    if RECIPES[recipe] is not None and 'dinov2' not in recipe:
+    if RECIPES[recipe] is not None and 'dinov2' not in recipe and 'corrnet' not in recipe:
         return cfg_options(recipe, data_root)
     cfg = Config.fromfile(osp.join(REPO, 'configs', f'{recipe}.py'))
     found = ['train_cfg.max_epochs=1']
+    if RECIPES[recipe] is not None and 'corrnet' in recipe:  # narrow ResNet, fixture data
+        vocab = osp.join(data_root, 'gloss_vocab.json')
+        found += ['model.backbone.pretrained=None', 'model.backbone.base_channels=16',
+                  'model.head.hidden_channels=16', f'model.vocab={vocab}']
+        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            found += [f'{loader}.num_workers=0', f'{loader}.persistent_workers=False',
+                      f'{loader}.dataset.data_root={data_root}',
+                      f'{loader}.dataset.vocab_file={vocab}']
+            found += [f'{loader}.dataset.pipeline.{i}.size=32'
+                      for i, step in enumerate(cfg[loader].dataset.pipeline) if 'size' in step]
+        return found
     if 'dinov2' in recipe:
         vocab = osp.join(data_root, 'gloss_vocab.json')
         found += ['model.backbone.pretrained=None', 'model.backbone.vit.arch=deit-tiny',
