@@ -10,7 +10,7 @@ import logging
 import os.path as osp
 import re
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
 from mmengine.logging import print_log
@@ -132,6 +132,38 @@ def check_vocabulary(num_classes: int, vocab: Optional[GlossVocabulary],
     return problems
 
 
+def checked_vocabulary(src: str, num_classes: int, vocab: Optional[str],
+                       dataset: Optional[str],
+                       allow_mismatch: bool) -> Tuple[Optional[GlossVocabulary], List[str]]:
+    """Load ``vocab`` and check it and ``dataset`` against a released checkpoint.
+
+    Returns:
+        tuple: The vocabulary (None without ``vocab``) and the problems found, each logged.
+
+    Raises:
+        OfficialCheckpointError: Problems were found and ``allow_mismatch`` is False.
+    """
+    vocabulary = GlossVocabulary.load(vocab) if vocab is not None else None
+    problems = check_vocabulary(num_classes, vocabulary, dataset)
+    if problems and not allow_mismatch:
+        raise OfficialCheckpointError(
+            f'{src} does not match the vocabulary / dataset given:\n  - '
+            + '\n  - '.join(problems)
+            + '\nGive the vocabulary, dataset or config of the dataset the checkpoint was '
+            'trained on (or --allow-mismatch to convert anyway)')
+    for problem in problems:
+        print_log(f'vocabulary mismatch, converted anyway: {problem}', logger='current',
+                  level=logging.WARNING)
+    return vocabulary, problems
+
+
+def model_cfg_for_checkpoint(model_cfg: dict, num_classes: int) -> dict:
+    """A recipe's model config shaped to a released checkpoint's weights (no vocabulary or
+    pretrained backbone to load, the checkpoint's class count)."""
+    return dict(model_cfg, vocab=None, backbone=dict(model_cfg['backbone'], pretrained=None),
+                head=dict(model_cfg['head'], num_classes=num_classes))
+
+
 def convert_official_checkpoint(src: str,
                                 dst: str,
                                 vocab: Optional[str] = None,
@@ -172,23 +204,10 @@ def convert_official_checkpoint(src: str,
     state_dict = convert_official_state_dict(checkpoint['model_state_dict'])
     settings = infer_model_settings(state_dict)
     num_classes = settings['num_classes']
-    vocabulary = GlossVocabulary.load(vocab) if vocab is not None else None
-    problems = check_vocabulary(num_classes, vocabulary, dataset)
-    if problems and not allow_mismatch:
-        raise OfficialCheckpointError(
-            f'{src} does not match the vocabulary / dataset given:\n  - '
-            + '\n  - '.join(problems)
-            + '\nGive the vocabulary, dataset or config of the dataset the checkpoint was '
-            'trained on (or --allow-mismatch to convert anyway)')
-    for problem in problems:
-        print_log(f'vocabulary mismatch, converted anyway: {problem}', logger='current',
-                  level=logging.WARNING)
-    if model_cfg is None:
-        model_cfg = released_model_cfg(settings)
-    else:
-        model_cfg = dict(model_cfg, vocab=None,
-                         backbone=dict(model_cfg['backbone'], pretrained=None),
-                         head=dict(model_cfg['head'], num_classes=num_classes))
+    vocabulary, problems = checked_vocabulary(src, num_classes, vocab, dataset,
+                                              allow_mismatch)
+    model_cfg = (released_model_cfg(settings) if model_cfg is None else
+                 model_cfg_for_checkpoint(model_cfg, num_classes))
     check_state_dict_fits(state_dict, model_cfg)
 
     guesses = [n for n, c in RELEASED_NUM_CLASSES.items() if c == num_classes]

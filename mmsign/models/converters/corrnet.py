@@ -19,7 +19,6 @@ optimiser / scheduler / RNG states}``); its model differs only in the backbone:
   ``classifier.weight`` -> ``head.classifier.weight`` (as for AdaptSign)
 """
 import json
-import logging
 import os.path as osp
 import re
 from collections import OrderedDict
@@ -29,14 +28,17 @@ import torch
 from mmengine.logging import print_log
 from torch import Tensor
 
-from mmsign.datasets.vocabulary import GlossVocabulary
 from mmsign.models.backbones.corrnet import ARCH_ZOO
 from mmsign.models.converters.adaptsign import (
     RELEASED_NUM_CLASSES,
     OfficialCheckpointError,
     check_state_dict_fits,
 )
-from mmsign.models.converters.adaptsign_files import check_vocabulary, load_official_checkpoint
+from mmsign.models.converters.adaptsign_files import (
+    checked_vocabulary,
+    load_official_checkpoint,
+    model_cfg_for_checkpoint,
+)
 from mmsign.version import __version__
 
 #: ``(pattern, replacement)`` on a released key, first match wins (the correlation
@@ -222,22 +224,10 @@ def convert_corrnet_checkpoint(src: str,
     state_dict = convert_corrnet_state_dict(checkpoint['model_state_dict'])
     settings = infer_corrnet_settings(state_dict)
     num_classes = settings['num_classes']
-    vocabulary = GlossVocabulary.load(vocab) if vocab is not None else None
-    problems = check_vocabulary(num_classes, vocabulary, dataset)
-    if problems and not allow_mismatch:
-        raise OfficialCheckpointError(
-            f'{src} does not match the vocabulary / dataset given:\n  - '
-            + '\n  - '.join(problems) + '\nGive the vocabulary, dataset or config of the '
-            'dataset the checkpoint was trained on (or --allow-mismatch to convert anyway)')
-    for problem in problems:
-        print_log(f'vocabulary mismatch, converted anyway: {problem}', logger='current',
-                  level=logging.WARNING)
-    if model_cfg is None:
-        model_cfg = corrnet_model_cfg(settings)
-    else:
-        model_cfg = dict(model_cfg, vocab=None,
-                         backbone=dict(model_cfg['backbone'], pretrained=None),
-                         head=dict(model_cfg['head'], num_classes=num_classes))
+    vocabulary, problems = checked_vocabulary(src, num_classes, vocab, dataset,
+                                              allow_mismatch)
+    model_cfg = (corrnet_model_cfg(settings) if model_cfg is None else
+                 model_cfg_for_checkpoint(model_cfg, num_classes))
     check_state_dict_fits(state_dict, model_cfg)
 
     guesses = [n for n, c in RELEASED_NUM_CLASSES.items() if c == num_classes]
