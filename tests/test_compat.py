@@ -15,7 +15,7 @@ def run_python(code: str, extra_path: str = '') -> subprocess.CompletedProcess:
     if extra_path:
         env['PYTHONPATH'] = extra_path + os.pathsep + env.get('PYTHONPATH', '')
     return subprocess.run([sys.executable, '-c', textwrap.dedent(code)], env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=900)
 
 
 def test_mmaction_models_fails_without_mmsign():

@@ -2,6 +2,7 @@
 import glob
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 
@@ -26,17 +27,23 @@ SMALL = [
 ]
 
 
+def free_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return str(sock.getsockname()[1])
+
+
 @pytest.mark.slow
 def test_dist_train_two_cpu_processes(tmp_path):
     root = str(tmp_path / 'synthetic')
     work_dir = str(tmp_path / 'work')
     options = [o.format(root=root) for o in SMALL]
-    env = dict(os.environ, PYTHON=sys.executable, PORT='29541', OMP_NUM_THREADS='1')
+    env = dict(os.environ, PYTHON=sys.executable, PORT=free_port(), OMP_NUM_THREADS='1')
     result = subprocess.run(
         ['bash', osp.join(REPO, 'tools', 'dist_train.sh'),
          osp.join(REPO, 'configs', 'adaptsign_synthetic.py'), '2', '--work-dir', work_dir,
          '--cfg-options', *options],
-        capture_output=True, text=True, timeout=900, env=env, cwd=str(tmp_path))
+        capture_output=True, text=True, timeout=1800, env=env, cwd=str(tmp_path))
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
     # Two ranks, DDP over gloo, 12 videos / (2 ranks x 2 per batch) = 3 iterations.

@@ -15,7 +15,7 @@ def loaded_after(code: str) -> set:
         print(sorted(m for m in {ON_FIRST_USE!r} if m in sys.modules))
     ''')
     done = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True,
-                          timeout=600)
+                          timeout=1800)
     assert done.returncode == 0, done.stderr[-3000:]
     return set(eval(done.stdout.strip().splitlines()[-1]))
 

@@ -126,7 +126,7 @@ def test_every_mmsign_module_builds_from_custom_imports(tmp_path):
         port = str(probe.getsockname()[1])
     env = dict(os.environ, PORT=port)
     result = subprocess.run([sys.executable, str(driver), str(config)], capture_output=True,
-                            text=True, timeout=600, env=env, cwd=str(tmp_path))
+                            text=True, timeout=1800, env=env, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     # Every module mmsign registers is in SPECS (a new module must be added there) ...

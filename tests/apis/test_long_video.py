@@ -125,7 +125,7 @@ RSS_SCRIPT = textwrap.dedent('''
 
 def peak_rss(script, video, window):
     run = subprocess.run([sys.executable, script, CONFIG, video, str(window)], cwd=REPO,
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
 

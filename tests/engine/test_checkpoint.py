@@ -70,7 +70,7 @@ def test_plain_torch_refuses_without_mmsign(trained):
         torch.load({os.path.join(trained, 'epoch_1.pth')!r})
     """)
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
-                            timeout=120)
+                            timeout=900)
     assert result.returncode != 0
     assert 'HistoryBuffer' in result.stderr
 

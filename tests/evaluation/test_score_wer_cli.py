@@ -135,7 +135,7 @@ def test_a_fresh_process_scores_without_torch_or_mmengine(phoenix_dev_files):
              '               if m in sys.modules)\n'
              'print("HEAVY", heavy)\n')
     done = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True,
-                          cwd=str(osp.dirname(ref)), timeout=600)
+                          cwd=str(osp.dirname(ref)), timeout=1800)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert json.loads(lines[0])['ref_words'] > 0

@@ -68,7 +68,7 @@ def free_port() -> str:
         return str(sock.getsockname()[1])
 
 
-def run_tool(args: List[str], cwd: str, fault: Optional[str] = None, timeout: int = 300,
+def run_tool(args: List[str], cwd: str, fault: Optional[str] = None, timeout: int = 1800,
              env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
     """Run a tool (``tools/*.py`` or ``tools/*.sh``) with the fault plugin importable.
 
@@ -95,7 +95,7 @@ def run_tool(args: List[str], cwd: str, fault: Optional[str] = None, timeout: in
 
 
 def train(config: str, work_dir: str, *extra: str, fault: Optional[str] = None,
-          timeout: int = 300) -> subprocess.CompletedProcess:
+          timeout: int = 1800) -> subprocess.CompletedProcess:
     """``tools/train.py CONFIG --work-dir W --seed 0 --deterministic [extra]``."""
     return run_tool([TRAIN, config, '--work-dir', work_dir, '--seed', '0', '--deterministic',
                      *extra], cwd=osp.dirname(work_dir), fault=fault, timeout=timeout)

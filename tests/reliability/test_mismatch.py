@@ -126,7 +126,7 @@ def test_score_wer_reports_a_malformed_ctm_without_a_traceback(tmp_path):
     result = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'analysis', 'score_wer.py'),
                              '--ref', str(tmp_path / 'ref.stm'), '--hyp',
                              str(tmp_path / 'hyp.ctm')], capture_output=True, text=True,
-                            timeout=120)
+                            timeout=900)
     assert result.returncode == 2
     assert f'{tmp_path / "hyp.ctm"}:2: a CTM line needs 5 or 6 fields' in result.stderr
     assert 'Traceback' not in result.stderr

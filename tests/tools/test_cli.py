@@ -18,6 +18,8 @@ TRAIN = osp.join(REPO, 'tools', 'train.py')
 TEST = osp.join(REPO, 'tools', 'test.py')
 SYNTHETIC = osp.join(REPO, 'configs', 'adaptsign_synthetic.py')
 GENERATOR = dict(num_train=4, num_dev=2, num_test=2)
+# Subprocess time-outs only stop a hung run; a slow machine never reaches them.
+HANG_GUARD_S = 1800
 
 
 def env(**extra) -> dict:
@@ -28,7 +30,7 @@ def env(**extra) -> dict:
     return variables
 
 
-def run(args, cwd, timeout=300, **extra) -> subprocess.CompletedProcess:
+def run(args, cwd, timeout=HANG_GUARD_S, **extra) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], capture_output=True, text=True,
                           timeout=timeout, cwd=str(cwd), env=env(**extra))
 
@@ -112,19 +114,30 @@ def test_resume_from_nothing_ctrl_c_and_quiet_terminal(tmp_path):
     data_root, work_dir = str(tmp_path / 'data'), str(tmp_path / 'work')
     command = [TRAIN, SYNTHETIC, '--work-dir', work_dir, '--resume', '--cfg-options',
                *small(data_root, epochs=200)]
-    process = subprocess.Popen([sys.executable, *command], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, cwd=str(tmp_path),
-                               env=env())
-    try:
-        deadline = time.monotonic() + 240
-        while not osp.isfile(osp.join(work_dir, 'epoch_2.pth')):
-            assert process.poll() is None and time.monotonic() < deadline
-            time.sleep(0.5)
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    # Output goes to files, not pipes: a pipe nobody reads can fill and stall the run.
+    out_path, err_path = tmp_path / 'train.out', tmp_path / 'train.err'
+    with open(out_path, 'w') as out_file, open(err_path, 'w') as err_file:
+        # PYTHONFAULTHANDLER: a hung run, stopped with SIGABRT, prints where it hangs.
+        process = subprocess.Popen([sys.executable, *command], stdin=subprocess.DEVNULL,
+                                   stdout=out_file, stderr=err_file, text=True,
+                                   cwd=str(tmp_path), env=env(PYTHONFAULTHANDLER='1'))
+        try:
+            # The bound is a hang guard for CI, far above any machine's real time.
+            hang_guard = time.monotonic() + HANG_GUARD_S
+            while not osp.isfile(osp.join(work_dir, 'epoch_2.pth')):
+                assert process.poll() is None, err_path.read_text()[-3000:]
+                if time.monotonic() > hang_guard:
+                    process.send_signal(signal.SIGABRT)
+                    process.wait(timeout=60)
+                    pytest.fail('no epoch_2.pth: the run hangs; where it hung:\n'
+                                + err_path.read_text()[-6000:])
+                time.sleep(0.5)
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=HANG_GUARD_S)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    out, err = out_path.read_text(), err_path.read_text()
     text = out + err
     assert process.returncode == 130, text[-3000:]
     assert f'--resume: no checkpoint in {work_dir}, starting from scratch' in text
