@@ -81,6 +81,21 @@ def run_cli(work: Callable[[], T], prog: str, debug: Optional[bool] = None) -> T
         raise SystemExit(1) from None
 
 
+def require_paths(**paths: str) -> None:
+    """Refuse missing inputs before any model is built (which takes seconds).
+
+    Args:
+        **paths (str): What each path is (``config=...``, ``video=...``) and the path.
+
+    Raises:
+        FileNotFoundError: ``<what> not found: <path>``, the first one missing.
+    """
+    for what, path in paths.items():
+        if not osp.exists(path):
+            hint = ' (give a video file or a folder of PNG/JPG frames)' if what == 'video' else ''
+            raise FileNotFoundError(f'{what} not found: {path}{hint}')
+
+
 def describe(error: BaseException) -> str:
     """The message of a known failure, with its type when that says something.
 

@@ -29,6 +29,7 @@ from mmsign.apis.runtime import load_config
 from mmsign.apis.video_input import VideoInput, VideoSource
 from mmsign.datasets.vocabulary import GlossVocabulary
 from mmsign.engine.checkpoint import check_checkpoint_file, check_checkpoint_fits
+from mmsign.engine.resume import CheckpointError, checkpoint_problem
 from mmsign.models.converters import vocabulary_from_meta
 from mmsign.models.decoders.timestamps import (
     ctc_forced_alignment,
@@ -123,6 +124,22 @@ def _load_weights(model: nn.Module, state_dict: Mapping[str, Tensor],
     return list(result.missing_keys)
 
 
+def _load_checkpoint_file(checkpoint: str) -> dict:
+    """Load ``checkpoint``; a file that is missing, truncated or not a checkpoint is a
+    :class:`CheckpointError` naming it and the reason (checked after a failed load, so a
+    good file is read once)."""
+    check_checkpoint_file(checkpoint)
+    try:
+        return CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    except Exception as e:
+        if '://' in checkpoint:
+            raise
+        problem = checkpoint_problem(checkpoint) or f'{type(e).__name__}: {e}'
+        raise CheckpointError(f'cannot load {checkpoint}: {problem}. Pass a checkpoint '
+                              'written by mmsign (tools/train.py, work_dirs/*/epoch_*.pth) '
+                              'or by tools/model_converters/') from e
+
+
 def init_recognizer(config: Union[str, Config],
                     checkpoint: Optional[str] = None,
                     device: Union[str, torch.device] = 'cpu',
@@ -157,8 +174,7 @@ def init_recognizer(config: Union[str, Config],
     model_cfg = copy.deepcopy(cfg.model)
     state_dict = meta = None
     if checkpoint is not None:
-        check_checkpoint_file(checkpoint)
-        loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+        loaded = _load_checkpoint_file(checkpoint)
         state_dict = loaded.get('state_dict', loaded)
         state_dict = strip_prefix(state_dict)
         meta = loaded.get('meta')

@@ -14,7 +14,7 @@ import numpy as np
 from mmengine.logging import print_log
 from PIL import Image, ImageDraw, ImageFont
 
-from mmsign.visualization.attention import FRAMES_PER_STEP, VideoAttention
+from mmsign.visualization.attention import VideoAttention
 
 _BACKGROUND = (255, 255, 255)
 _TEXT = (20, 20, 20)
@@ -221,7 +221,7 @@ class PanelRenderer:
         if not said:
             draw.text((2, top), '(no gloss yet)', fill=_MUTED, font=self.font)
         steps = attention.num_steps
-        step = min(frame // FRAMES_PER_STEP, steps - 1)
+        step = min(frame // attention.frames_per_step, steps - 1)
         draw.text((2, top + self.line), f'output step {step + 1}/{steps}', fill=_MUTED,
                   font=self.small)
 

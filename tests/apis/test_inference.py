@@ -226,3 +226,39 @@ def test_demo_prints_and_writes_the_glosses(tiny, same_video, tmp_path, capsys):
     assert saved['glosses_conv'] == expected.glosses_conv
     assert np.allclose(saved['logits'], expected.logits.numpy(), atol=1e-5)
     assert os.path.getsize(out) > 0
+
+
+def test_demo_ends_a_known_failure_with_one_line(tiny, same_video, tmp_path, capsys):
+    model, path = tiny
+    demo = load_demo()
+    garbage = tmp_path / 'garbage.pth'
+    garbage.write_bytes(b'\x13\x37 definitely not a checkpoint')
+    not_video = tmp_path / 'notes.txt'
+    not_video.write_text('these are notes, not a video\n')
+
+    (crop_key, crop), = crop_option().items()
+    options = ['model.backbone.pretrained=None', 'model.backbone.arch._delete_=True',
+               *[f'model.backbone.arch.{k}={v}' for k, v in TINY_ARCH.items()],
+               'model.head.hidden_channels=16', f'{crop_key}={crop}']
+
+    def failure(*args) -> str:
+        with pytest.raises(SystemExit) as exit_info:
+            demo.main([RECIPE, *args, '--device', 'cpu', '--cfg-options', *options])
+        assert exit_info.value.code == 1
+        err = capsys.readouterr().err
+        assert 'Traceback' not in err
+        (line, ) = [line for line in err.splitlines() if ': error: ' in line]
+        assert line.startswith('tools/demo/recognize.py: error: ')
+        return line
+
+    # The video is checked before the model is built: a bad checkpoint is never read.
+    line = failure(str(garbage), str(tmp_path / 'gone.mp4'))
+    assert 'video not found: ' + str(tmp_path / 'gone.mp4') in line
+    line = failure(str(garbage), same_video['video'])
+    assert f'CheckpointError: cannot load {garbage}: ' in line and 'not a checkpoint' in line
+    assert 'weights_only' not in line
+    line = failure(path, str(not_video))
+    assert str(not_video) in line
+    # --debug shows the traceback
+    with pytest.raises(FileNotFoundError):
+        demo.main([RECIPE, str(garbage), str(tmp_path / 'gone.mp4'), '--debug'])

@@ -117,8 +117,9 @@ def test_tool_on_non_square_frame_folder(tool, tiny_checkpoint, synthetic_videos
     for t, frame in enumerate(frames):
         cv2.imwrite(str(folder / f'{t:05d}.png'), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     out = str(tmp_path / 'vis')
+    # No --frame-size: the config's test pipeline (SignResize 36 x 36 here) decides.
     assert tool.main([SYNTHETIC_CONFIG, tiny_checkpoint, str(folder), '--out', out,
-                      '--frame-size', '36', '36', '--layer', '-1', '--scale', 'frame',
+                      '--layer', '-1', '--scale', 'frame',
                       '--interpolation', 'nearest', '--panel-size', '96']) == 0
     overlay = _read_png(osp.join(out, 'overlays', f'frame_{repeat:04d}.png'))
     assert overlay.shape == (45, 60, 3)
@@ -139,6 +140,9 @@ def test_layer_choice_is_checked(tool):
         tool.parse_args(['c.py', 'k.pth', 'v.mp4', '--out', 'o', '--layer', 'last'])
     assert tool.parse_args(['c.py', 'k.pth', 'v.mp4', '--out', 'o', '--frame-size', 'none',
                             'none']).frame_size is None
+    assert tool.parse_args(['c.py', 'k.pth', 'v.mp4', '--out', 'o']).frame_size is None
+    assert tool.parse_args(['c.py', 'k.pth', 'v.mp4', '--out', 'o', '--frame-size', '36',
+                            '48']).frame_size == [36, 48]
 
 
 def test_ctc_emissions_follow_the_best_path():

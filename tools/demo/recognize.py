@@ -25,10 +25,10 @@ from mmsign.apis import (
     inference_recognizer,
     init_recognizer,
 )
+from mmsign.apis.cli import require_paths, run_cli
 from mmsign.apis.runtime import DictAction
 
-#: Input frames behind one output frame of the recipes' temporal conv (two pools of 2).
-FRAMES_PER_OUTPUT = 4
+PROG = 'tools/demo/recognize.py'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -39,7 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--out', help='write the result to this JSON file')
     parser.add_argument('--show-frames', action='store_true',
                         help='print the most likely class of every output frame (each '
-                        f'covers {FRAMES_PER_OUTPUT} input frames)')
+                        'covers the head\'s stride of input frames: 4 in the recipes)')
     parser.add_argument('--with-logits', action='store_true',
                         help='also write the logits of both branches into --out')
     parser.add_argument('--device', default='cuda:0' if torch.cuda.is_available() else 'cpu',
@@ -62,18 +62,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. model.padding_mode=frames')
+    parser.add_argument('--debug', action='store_true',
+                        help='show the traceback of a known failure (also: MMSIGN_DEBUG=1)')
     return parser.parse_args(argv)
 
 
-def frame_table(result, glosses) -> str:
-    """One line per output frame: input frames, best class, its probability."""
+def frame_table(result, glosses, stride: int) -> str:
+    """One line per output frame: input frames, best class, its probability.
+
+    ``stride`` is the head's input frames per output frame (``head.geometry.stride``).
+    """
     probs = result.logits.softmax(-1)
     best_p, best = probs.max(-1)
     lines = ['out  input frames  class  prob  gloss']
     for t, (cls, p) in enumerate(zip(best.tolist(), best_p.tolist())):
-        first = t * FRAMES_PER_OUTPUT
+        first = t * stride
         name = '<blank>' if cls == 0 else glosses[cls - 1]
-        lines.append(f'{t:>3}  {first:>5}-{first + FRAMES_PER_OUTPUT - 1:<6}  {cls:>5}  '
+        lines.append(f'{t:>3}  {first:>5}-{first + stride - 1:<6}  {cls:>5}  '
                      f'{p:.2f}  {name}')
     return '\n'.join(lines)
 
@@ -92,6 +97,11 @@ def timestamp_table(timestamps) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    return run_cli(lambda: recognize(args), PROG, debug=args.debug or None)
+
+
+def recognize(args: argparse.Namespace) -> int:
+    require_paths(config=args.config, checkpoint=args.checkpoint, video=args.video)
     model = init_recognizer(args.config, args.checkpoint, device=args.device,
                             cfg_options=args.cfg_options)
     result = inference_recognizer(model, args.video, fps=args.fps,
@@ -108,7 +118,7 @@ def main(argv=None) -> int:
           f'{result.windows} window(s), {result.timing["model"]:.3f} s '
           f'({result.timing["total"]:.3f} s in all)')
     if args.show_frames:
-        print(frame_table(result, model.vocab.glosses))
+        print(frame_table(result, model.vocab.glosses, model.head.geometry.stride))
     print('glosses (conv branch): ' + ' '.join(result.glosses_conv))
     print('glosses: ' + ' '.join(result.glosses))
     print(timestamp_table(result.timestamps))

@@ -20,8 +20,9 @@ Writes into --out:
   ``summary.json`` (glosses, emission steps and frames, mean gates).
 
 VIDEO is a video file or a folder of frames, read as ``tools/demo/recognize.py`` reads
-it: resized to ``--frame-size`` (the recipes' 256x256; the synthetic recipe: 36 36) and
-passed through the config's test pipeline.
+it: through the config's test pipeline, the one the model was evaluated with (its
+``SignResize``: the recipes' 256x256, the synthetic recipe's 36x36; ``--frame-size``
+overrides that size).
 """
 import argparse
 import json
@@ -33,7 +34,8 @@ from typing import List, Optional, Union
 import numpy as np
 import torch
 
-from mmsign.apis import RECIPE_FRAME_SIZE, init_recognizer
+from mmsign.apis import init_recognizer
+from mmsign.apis.cli import require_paths, run_cli
 from mmsign.apis.runtime import DictAction
 from mmsign.visualization import (
     FRAMES_PER_STEP,
@@ -46,6 +48,7 @@ from mmsign.visualization import (
     video_attention,
 )
 
+PROG = 'tools/visualize/attention_maps.py'
 
 def layer_arg(value: str) -> Union[int, str]:
     """``'mean'`` or a layer index."""
@@ -80,10 +83,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--source-fps', type=float,
                         help='frame rate of a frame folder (a video file\'s is read from it)')
     parser.add_argument('--frame-size', type=frame_size_arg, nargs=2,
-                        default=list(RECIPE_FRAME_SIZE), metavar=('HEIGHT', 'WIDTH'),
-                        help='resize the frames to this before the test pipeline, as the '
-                        'model was trained (default: %(default)s, the recipes\' prepared '
-                        'size; the synthetic recipe: 36 36; "none none" keeps the size)')
+                        default=[None, None], metavar=('HEIGHT', 'WIDTH'),
+                        help='override the size of the test pipeline\'s SignResize '
+                        '(default: the config\'s, which the model was evaluated at; '
+                        '"none none" is the default)')
     parser.add_argument('--scale', choices=['video', 'frame'], default='video',
                         help='heat map colour scale: one for the whole video or one per '
                         'frame (default: %(default)s)')
@@ -104,6 +107,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'smaller file (default: %(default)s)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. model.padding_mode=frames')
+    parser.add_argument('--debug', action='store_true',
+                        help='show the traceback of a known failure (also: MMSIGN_DEBUG=1)')
     args = parser.parse_args(argv)
     if (args.frame_size[0] is None) != (args.frame_size[1] is None):
         parser.error('--frame-size takes two sizes or "none none"')
@@ -114,6 +119,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    return run_cli(lambda: draw(args), PROG, debug=args.debug or None)
+
+
+def draw(args: argparse.Namespace) -> int:
+    require_paths(config=args.config, checkpoint=args.checkpoint, video=args.video)
     model = init_recognizer(args.config, args.checkpoint, device=args.device,
                             cfg_options=args.cfg_options)
     attention = video_attention(model, args.video, layer=args.layer, fps=args.fps,
