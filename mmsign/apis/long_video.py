@@ -156,7 +156,8 @@ def windowed_logits(model: nn.Module, source: VideoSource, pipeline: FramePipeli
             lengths = data['lengths']
             if stitch == 'features':
                 feats = model.backbone(data['inputs'], lengths)
-                kept.append(feats[win.keep_start - win.start:win.keep_stop - win.start])
+                # A copy, not a view: the view would keep the whole window's storage.
+                kept.append(feats[win.keep_start - win.start:win.keep_stop - win.start].clone())
             else:
                 out = model(data['inputs'], lengths, mode='tensor')
                 first = win.start // stride

@@ -197,6 +197,14 @@ def test_bad_inputs_are_named(tmp_path):
         read_video(np.zeros((8, 8, 3), dtype=np.uint8))
 
 
+def demo_options() -> list:
+    """The demo's ``--cfg-options`` that make the recipe the tiny model."""
+    (crop_key, crop), = crop_option().items()
+    return ['model.backbone.pretrained=None', 'model.backbone.arch._delete_=True',
+            *[f'model.backbone.arch.{k}={v}' for k, v in TINY_ARCH.items()],
+            'model.head.hidden_channels=16', f'{crop_key}={crop}']
+
+
 def load_demo():
     path = osp.join(REPO_ROOT, 'tools', 'demo', 'recognize.py')
     spec = importlib.util.spec_from_file_location('recognize_demo', path)
@@ -207,11 +215,8 @@ def load_demo():
 
 def test_demo_prints_and_writes_the_glosses(tiny, same_video, tmp_path, capsys):
     model, path = tiny
-    (crop_key, crop), = crop_option().items()
     out = str(tmp_path / 'result.json')
-    options = ['model.backbone.pretrained=None', 'model.backbone.arch._delete_=True',
-               *[f'model.backbone.arch.{k}={v}' for k, v in TINY_ARCH.items()],
-               'model.head.hidden_channels=16', f'{crop_key}={crop}']
+    options = demo_options()
     assert load_demo().main([RECIPE, path, same_video['video'], '--out', out, '--show-frames',
                              '--device', 'cpu', '--with-logits', '--cfg-options',
                              *options]) == 0
@@ -236,10 +241,7 @@ def test_demo_ends_a_known_failure_with_one_line(tiny, same_video, tmp_path, cap
     not_video = tmp_path / 'notes.txt'
     not_video.write_text('these are notes, not a video\n')
 
-    (crop_key, crop), = crop_option().items()
-    options = ['model.backbone.pretrained=None', 'model.backbone.arch._delete_=True',
-               *[f'model.backbone.arch.{k}={v}' for k, v in TINY_ARCH.items()],
-               'model.head.hidden_channels=16', f'{crop_key}={crop}']
+    options = demo_options()
 
     def failure(*args) -> str:
         with pytest.raises(SystemExit) as exit_info:

@@ -1,6 +1,7 @@
 """Long videos: windowed inference equals one pass; peak memory stays flat with length."""
 import glob
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -124,8 +125,12 @@ RSS_SCRIPT = textwrap.dedent('''
 
 
 def peak_rss(script, video, window):
+    # One thread: with more, glibc's per-thread arenas keep freed window buffers resident
+    # (tens to hundreds of MiB, varying run to run), which says nothing about what
+    # inference holds.
     run = subprocess.run([sys.executable, script, CONFIG, video, str(window)], cwd=REPO,
-                         capture_output=True, text=True, timeout=1800)
+                         capture_output=True, text=True, timeout=1800,
+                         env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
 
