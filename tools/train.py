@@ -127,11 +127,13 @@ def resume_command(args: argparse.Namespace, work_dir: str) -> str:
 
 def train(args: argparse.Namespace) -> None:
     """Build the Runner and train; Ctrl-C says where to resume from."""
-    from mmsign.apis.cli import interrupted_training
+    from mmsign.apis.cli import caused_by_ctrl_c, interrupted_training
     runner = build(args)
     try:
         runner.train()
-    except KeyboardInterrupt:
+    except BaseException as e:
+        if not caused_by_ctrl_c(e):
+            raise
         raise interrupted_training(runner.work_dir,
                                    resume_command(args, runner.work_dir)) from None
 

@@ -68,17 +68,42 @@ def run_cli(work: Callable[[], T], prog: str, debug: Optional[bool] = None) -> T
             raise
         print(f'{prog}: {e}', file=sys.stderr, flush=True)
         raise SystemExit(130) from None
-    except KeyboardInterrupt:
-        if debug:
-            raise
-        print(f'{prog}: interrupted', file=sys.stderr, flush=True)
-        raise SystemExit(130) from None
     except KNOWN_ERRORS as e:
         if debug:
             raise
+        if caused_by_ctrl_c(e):
+            print(f'{prog}: interrupted', file=sys.stderr, flush=True)
+            raise SystemExit(130) from None
         print(f'{prog}: error: {describe(e)} (--debug or {DEBUG_ENV}=1 shows the traceback)',
               file=sys.stderr, flush=True)
         raise SystemExit(1) from None
+    except BaseException as e:
+        if debug or not caused_by_ctrl_c(e):
+            raise
+        print(f'{prog}: interrupted', file=sys.stderr, flush=True)
+        raise SystemExit(130) from None
+
+
+def caused_by_ctrl_c(error: BaseException) -> bool:
+    """Whether ``error`` is Ctrl-C, or was raised while handling it.
+
+    Some libraries turn any exception into one of their own: mmengine's
+    ``Config.pretty_text``, which every checkpoint save calls, reports a Ctrl-C that
+    lands inside yapf as ``SyntaxError: Failed to format the config file``.
+
+    Args:
+        error (BaseException): The exception that ended the work.
+
+    Returns:
+        bool: True when a ``KeyboardInterrupt`` is in its cause / context chain.
+    """
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def require_paths(**paths: str) -> None:

@@ -110,6 +110,11 @@ def test_unreadable_sample_is_one_line(tmp_path):
     assert_one_line_error(result, 'SignLoadError', osp.basename(frames[0]))
 
 
+def default_sigint() -> None:
+    """In the child before exec: SIGINT as a terminal delivers it to a foreground job."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def past_epoch_one(work_dir: str) -> bool:
     """Whether the run has written a checkpoint of epoch 2 or later."""
     found = [re.fullmatch(r'epoch_(\d+)\.pth', osp.basename(name))
@@ -126,9 +131,13 @@ def test_resume_from_nothing_ctrl_c_and_quiet_terminal(tmp_path):
     out_path, err_path = tmp_path / 'train.out', tmp_path / 'train.err'
     with open(out_path, 'w') as out_file, open(err_path, 'w') as err_file:
         # PYTHONFAULTHANDLER: a hung run, stopped with SIGABRT, prints where it hangs.
+        # SIGINT back to its default in the child: a shell without job control starts
+        # background jobs (CI's, for one) with SIGINT ignored, and Python then installs no
+        # KeyboardInterrupt handler, so the run would train on through Ctrl-C.
         process = subprocess.Popen([sys.executable, *command], stdin=subprocess.DEVNULL,
                                    stdout=out_file, stderr=err_file, text=True,
-                                   cwd=str(tmp_path), env=env(PYTHONFAULTHANDLER='1'))
+                                   cwd=str(tmp_path), env=env(PYTHONFAULTHANDLER='1'),
+                                   preexec_fn=default_sigint)
         try:
             # The bound is a hang guard for CI, far above any machine's real time.
             hang_guard = time.monotonic() + HANG_GUARD_S
