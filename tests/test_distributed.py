@@ -2,11 +2,11 @@
 import glob
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
 import pytest
+from reliability.reliability_helpers import free_port
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -25,12 +25,6 @@ SMALL = [
     'train_dataloader.persistent_workers=False', 'val_dataloader.persistent_workers=False',
     'default_hooks.logger.interval=1',
 ]
-
-
-def free_port() -> str:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return str(sock.getsockname()[1])
 
 
 @pytest.mark.slow

@@ -68,20 +68,17 @@ def run_cli(work: Callable[[], T], prog: str, debug: Optional[bool] = None) -> T
             raise
         print(f'{prog}: {e}', file=sys.stderr, flush=True)
         raise SystemExit(130) from None
-    except KNOWN_ERRORS as e:
+    except BaseException as e:
         if debug:
             raise
         if caused_by_ctrl_c(e):
             print(f'{prog}: interrupted', file=sys.stderr, flush=True)
             raise SystemExit(130) from None
+        if not isinstance(e, KNOWN_ERRORS):
+            raise
         print(f'{prog}: error: {describe(e)} (--debug or {DEBUG_ENV}=1 shows the traceback)',
               file=sys.stderr, flush=True)
         raise SystemExit(1) from None
-    except BaseException as e:
-        if debug or not caused_by_ctrl_c(e):
-            raise
-        print(f'{prog}: interrupted', file=sys.stderr, flush=True)
-        raise SystemExit(130) from None
 
 
 def caused_by_ctrl_c(error: BaseException) -> bool:

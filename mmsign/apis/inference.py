@@ -28,7 +28,11 @@ from mmsign.apis.pipeline import (
 from mmsign.apis.runtime import load_config
 from mmsign.apis.video_input import VideoInput, VideoSource
 from mmsign.datasets.vocabulary import GlossVocabulary
-from mmsign.engine.checkpoint import check_checkpoint_file, check_checkpoint_fits
+from mmsign.engine.checkpoint import (
+    CHECKPOINT_HINT,
+    check_checkpoint_file,
+    check_checkpoint_fits,
+)
 from mmsign.engine.resume import CheckpointError, checkpoint_problem
 from mmsign.models.converters import vocabulary_from_meta
 from mmsign.models.decoders.timestamps import (
@@ -135,9 +139,7 @@ def _load_checkpoint_file(checkpoint: str) -> dict:
         if '://' in checkpoint:
             raise
         problem = checkpoint_problem(checkpoint) or f'{type(e).__name__}: {e}'
-        raise CheckpointError(f'cannot load {checkpoint}: {problem}. Pass a checkpoint '
-                              'written by mmsign (tools/train.py, work_dirs/*/epoch_*.pth) '
-                              'or by tools/model_converters/') from e
+        raise CheckpointError(f'cannot load {checkpoint}: {problem}. {CHECKPOINT_HINT}') from e
 
 
 def init_recognizer(config: Union[str, Config],

@@ -21,6 +21,9 @@ from mmsign.utils.torch_load import (
     not_a_checkpoint,
 )
 
+#: What to pass instead of a file that is not a usable checkpoint.
+CHECKPOINT_HINT = ('Pass a checkpoint written by mmsign (tools/train.py, '
+                   'work_dirs/*/epoch_*.pth) or by tools/model_converters/')
 #: Names listed in a message; the rest are counted.
 _LISTED = 5
 
@@ -32,9 +35,7 @@ def check_checkpoint_file(path: Optional[str]) -> None:
         return
     problem = not_a_checkpoint(str(path))
     if problem is not None:
-        raise CheckpointError(f'cannot load {path}: {problem}. Pass a checkpoint written by '
-                              'mmsign (tools/train.py, work_dirs/*/epoch_*.pth) or by '
-                              'tools/model_converters/')
+        raise CheckpointError(f'cannot load {path}: {problem}. {CHECKPOINT_HINT}')
 
 
 def _listed(names: Sequence[str]) -> str:
@@ -143,5 +144,6 @@ def check_checkpoint_fits(model: nn.Module, checkpoint: Mapping[str, Any], sourc
             'vocab_file the checkpoint was trained with')
 
 
-__all__ = ['STATISTIC_METHODS', 'allow_mmengine_checkpoints', 'check_checkpoint_file',
-           'check_checkpoint_fits', 'history_buffer_getattr', 'not_a_checkpoint']
+__all__ = ['CHECKPOINT_HINT', 'STATISTIC_METHODS', 'allow_mmengine_checkpoints',
+           'check_checkpoint_file', 'check_checkpoint_fits', 'history_buffer_getattr',
+           'not_a_checkpoint']

@@ -50,6 +50,7 @@ from mmsign.visualization import (
 
 PROG = 'tools/visualize/attention_maps.py'
 
+
 def layer_arg(value: str) -> Union[int, str]:
     """``'mean'`` or a layer index."""
     if value == 'mean':
