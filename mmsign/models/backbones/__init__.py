@@ -19,6 +19,13 @@ from .clip_checkpoint import read_clip_image_tower
 from .clip_vit import FrozenCLIPBlock
 from .corrnet import CorrNetResNet
 from .corrnet_modules import CorrelationIdentification, CorrelationModule, IdentificationModule
+from .corrnet_plus_modules import (
+    AttentionPool,
+    FrameQuery,
+    MultiNeighbourCorrelation,
+    MultiNeighbourCorrelationIdentification,
+)
+from .emphasis_modules import SpatialEmphasis, TemporalEmphasis
 from .mmpretrain_vit import FrozenMMPretrainBlock
 
 __all__ = [
@@ -27,5 +34,8 @@ __all__ = [
     'CorrelationIdentification', 'CorrelationModule', 'CorrNetResNet', 'IdentificationModule',
     'FrozenBlock', 'FrozenCLIPBlock', 'FrozenMMPretrainBlock', 'PrefixTokens',
     'TemporalCorrelation', 'merge_heads', 'read_clip_image_tower', 'split_heads',
-    'temporal_window_weights'
+    'temporal_window_weights',
+    # SEN and CorrNet+
+    'AttentionPool', 'FrameQuery', 'MultiNeighbourCorrelation',
+    'MultiNeighbourCorrelationIdentification', 'SpatialEmphasis', 'TemporalEmphasis'
 ]

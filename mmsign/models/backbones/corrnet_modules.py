@@ -208,23 +208,25 @@ class IdentificationModule(nn.Module):
 
     Args:
         channels (int): ``C``, a multiple of 16.
+        bias (bool): Biases in the 1x1x1 reduction and expansion (CorrNet has none; SEN's
+            spatial emphasis, the same map, has them).
     """
 
     DILATIONS = (1, 2, 3)
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, bias: bool = False) -> None:
         super().__init__()
         if channels % 16:
             raise ValueError(f'the identification module needs a multiple of 16 channels, '
                              f'got {channels}')
         reduced = channels // 16
-        self.reduce = FrameConv3d(channels, reduced, 1)
+        self.reduce = FrameConv3d(channels, reduced, 1, bias=bias)
         self.aggregations = nn.ModuleList(
             nn.Conv3d(reduced, reduced, kernel_size=(2 * TEMPORAL_REACH + 1, 3, 3),
                       padding=(TEMPORAL_REACH, d, d), dilation=(1, d, d), groups=reduced)
             for d in self.DILATIONS)
         self.aggregation_weights = nn.Parameter(torch.full((len(self.DILATIONS), ), 1 / 3))
-        self.expand = FrameConv3d(reduced, channels, 1)
+        self.expand = FrameConv3d(reduced, channels, 1, bias=bias)
 
     def forward(self, x: Tensor, segments: TemporalSegments) -> Tensor:
         """``[N, C, H, W]`` frames -> the gate in ``(-1/2, 1/2)``, same shape."""
