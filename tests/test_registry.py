@@ -28,6 +28,7 @@ SPECS = {
         'CTCBeamSearchDecoder': dict(),
         'SignCTCLoss': dict(),
         'SequenceDistillLoss': dict(),
+        'LiftingLoss': dict(),
         'SignCTCHead': {k: v for k, v in HEAD.items() if k != 'type'},
         'SignRecognizer': dict(backbone=dict(type='AdaptSignViT', arch=TINY_CLIP),
                                head=dict(type='SignCTCHead', hidden_channels=16),
