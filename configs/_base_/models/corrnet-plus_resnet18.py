@@ -22,5 +22,11 @@ model = dict(
         base_channels=64,
         stage_modules=dict(layer2=stage(1), layer3=stage(3), layer4=stage(5)),
         mixing_init=0.0,
-        pretrained=None))
+        pretrained=None),
+    # Temporal lift pooling in place of max pooling, its losses Cu and Cp weighted 0.0005;
+    # one shared weight-normalised classifier (the head's default, as CorrNet's).
+    head=dict(
+        pooling='lift',
+        loss_lift_update=dict(type='LiftingLoss', loss_weight=0.0005),
+        loss_lift_predict=dict(type='LiftingLoss', loss_weight=0.0005)))
 del stage

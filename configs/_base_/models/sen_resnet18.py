@@ -17,4 +17,6 @@ model = dict(
         stage_modules=dict(),
         # channels filled in per block; alpha_s starts at 1, alpha_t at 0.
         block_modules=[dict(type='SpatialEmphasis'), dict(type='TemporalEmphasis')],
-        pretrained=None))
+        pretrained=None),
+    # The released SEN has a plain Linear classifier per branch.
+    head=dict(classifier='Linear', share_classifier=False))
