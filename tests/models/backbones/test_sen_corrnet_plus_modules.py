@@ -1,18 +1,25 @@
 """SEN's emphasis modules and CorrNet+'s correlation against independent restatements of
 LINEAGE_SPEC.md's formulas, on videos ``[B, C, T, H, W]`` as the released code runs them."""
 
+import os.path as osp
+
 import pytest
 import torch
 import torch.nn.functional as F
+from mmaction.registry import MODELS
+from mmengine.config import Config
 
 from mmsign.models.backbones import (
     AttentionPool,
+    CorrNetResNet,
     MultiNeighbourCorrelation,
     MultiNeighbourCorrelationIdentification,
     SpatialEmphasis,
     TemporalEmphasis,
 )
 from mmsign.models.backbones.corrnet_modules import TemporalSegments
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 
 def randomize(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -200,3 +207,75 @@ def test_gradients_reach_every_parameter():
         assert not silent, (type(module).__name__, silent)
 
 
+
+
+# ---- in CorrNet's trunk ------------------------------------------------------------------
+def backbone_cfg(recipe: str) -> dict:
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', f'{recipe}.py')).model.backbone
+    return dict(cfg.to_dict(), base_channels=16, pretrained=None)
+
+
+def trunk_of(backbone: CorrNetResNet) -> dict:
+    return {k: v for k, v in backbone.state_dict().items()
+            if not (k.startswith('stage_modules.') or '.block_modules.' in k or k == 'alpha')}
+
+
+@pytest.mark.parametrize('recipe', ['sen_tiny_synthetic', 'corrnet-plus_tiny_synthetic'])
+def test_closed_gates_give_the_plain_trunk_exactly(recipe):
+    """CorrNet+ starts closed (alpha and the temporal weighting's alphas 0); SEN starts
+    with alpha_t 0 and alpha_s 1, and gives the plain trunk once alpha_s is 0 too."""
+    backbone = MODELS.build(backbone_cfg(recipe))
+    plain = CorrNetResNet(base_channels=16, stage_modules=dict())
+    plain.load_state_dict(trunk_of(randomize(backbone, seed=4)), strict=True)
+    with torch.no_grad():
+        for name, p in backbone.named_parameters():
+            if name == 'alpha' or name.endswith('.alpha'):
+                p.zero_()
+    backbone.float().eval()
+    plain.eval()
+    frames = torch.randn(10, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        torch.testing.assert_close(backbone(frames, [4, 6]), plain(frames, [4, 6]), rtol=0,
+                                   atol=0)
+        if recipe.startswith('sen'):  # alpha_s = 1 changes the features
+            backbone.layer1[0].block_modules[0].alpha.fill_(1.0)
+            assert not torch.allclose(backbone(frames, [4, 6]), plain(frames, [4, 6]))
+    fresh = MODELS.build(backbone_cfg(recipe))
+    alphas = {n: p.tolist() for n, p in fresh.named_parameters()
+              if n == 'alpha' or n.endswith('.alpha')}
+    if recipe.startswith('corrnet-plus'):
+        assert all(v == [0.0] * len(v) for v in alphas.values()) and len(alphas) == 4
+        assert fresh.alpha.shape == (3, )  # one per correlation module (mixed)
+    else:
+        assert len(alphas) == 16  # SSEM + TSEM in each of 8 blocks
+        assert {n: v for n, v in alphas.items() if '.block_modules.0.' in n} == {
+            n: [1.0] for n in alphas if '.block_modules.0.' in n}
+
+
+@pytest.mark.parametrize('recipe', ['sen_tiny_synthetic', 'corrnet-plus_tiny_synthetic'])
+def test_packed_and_batched_backbones_agree(recipe):
+    backbone = randomize(MODELS.build(backbone_cfg(recipe)), seed=6).eval()
+    frames = torch.randn(12, 3, 32, 32, dtype=torch.float64,
+                         generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        batched = backbone(frames, [6, 6])
+        packed = backbone.forward_packed(frames, [6, 6])
+        videos = backbone.forward_videos(frames.view(2, 6, 3, 32, 32).transpose(1, 2))
+        mixed = backbone(frames, [5, 7])
+        alone = torch.cat([backbone(frames[:5], [5]), backbone(frames[5:], [7])])
+    torch.testing.assert_close(packed, batched, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(videos, batched, rtol=0, atol=0)
+    torch.testing.assert_close(mixed, alone, rtol=1e-10, atol=1e-10)
+    assert not torch.allclose(mixed[:5], batched[:5])  # the modules reach across frames
+
+
+def test_imagenet_loading_leaves_the_added_modules_at_their_init(tmp_path):
+    backbone = MODELS.build(backbone_cfg('sen_tiny_synthetic'))
+    path = tmp_path / 'resnet.pth'
+    torch.save({k: v.squeeze(2) if v.dim() == 5 else v for k, v in trunk_of(
+        randomize(CorrNetResNet(base_channels=16, stage_modules=dict()), 7).float()).items()},
+        path)
+    loaded = MODELS.build(dict(backbone_cfg('sen_tiny_synthetic'), pretrained=str(path)))
+    assert loaded.layer1[0].block_modules[0].alpha.item() == 1.0
+    assert loaded.layer4[1].block_modules[1].alpha.item() == 0.0
+    assert not torch.equal(loaded.conv1.weight, backbone.conv1.weight)

@@ -40,12 +40,14 @@ CORRELATION_TO_RELEASED = {
        for j in range(3) for p in ('weight', 'bias')},
 }
 HEAD_TO_RELEASED = [('head.temporal_conv.temporal_conv.', 'conv1d.temporal_conv.'),
-                    ('head.bilstm.rnn.', 'temporal_model.rnn.')]
+                    ('head.bilstm.rnn.', 'temporal_model.rnn.'),
+                    ('head.conv_classifier.', 'conv1d.fc.'),  # SEN: a Linear per branch
+                    ('head.classifier.', 'classifier.')]
 
 
-def released_names(name: str) -> list:
+def released_names(name: str, shared: bool) -> list:
     """Released key(s) of an mmsign name."""
-    if name == 'head.classifier.weight':  # CorrNet+: one classifier saved twice
+    if shared and name == 'head.classifier.weight':  # one classifier saved twice
         return ['conv1d.fc.weight', 'classifier.weight']
     match = re.match(r'backbone\.(layer\d\.\d)\.block_modules\.(\d)\.(\w+)(.*)$', name)
     if match:
@@ -60,7 +62,7 @@ def released_names(name: str) -> list:
         return [f'conv2d.corr{stage}.{CORRELATION_TO_RELEASED[attribute + rest]}']
     if name.startswith('backbone.'):
         return ['conv2d.' + name[len('backbone.'):]]
-    for prefix, released in HEAD_TO_RELEASED + SEPARATE_CLASSIFIERS:
+    for prefix, released in HEAD_TO_RELEASED:
         if name.startswith(prefix):
             return [released + name[len(prefix):]]
     raise KeyError(name)
@@ -91,8 +93,9 @@ def released_checkpoint(path: str, recipe: str, prefix: str = ''):
         (k, v if not v.is_floating_point() else torch.randn(v.shape, generator=generator))
         for k, v in model.state_dict().items())
     released = OrderedDict()
+    shared = 'head.conv_classifier.weight' not in ours
     for name, tensor in ours.items():
-        for key in released_names(name):
+        for key in released_names(name, shared):
             released[prefix + key] = (tensor.view(1, 1, -1) if key.endswith('attpool.query')
                                       else tensor)
     if 'corrnet-plus' in recipe:
