@@ -89,10 +89,11 @@ def test_recipe_holds_the_released_settings(recipe, num_classes, twin):
         assert cfg.model[key] == corrnet.model[key], key
 
 
+@pytest.mark.usefixtures('unformatted_config_text')
 @pytest.mark.parametrize('recipe,fixture', [('sen_phoenix14', 'phoenix2014_root'),
                                             ('corrnet-plus_phoenix14', 'phoenix2014_root')])
 def test_recipe_trains_one_iteration_on_fixture_data(recipe, fixture, request, tmp_path,
-                                                     monkeypatch, unformatted_config_text):
+                                                     monkeypatch):
     """The recipe's full-width ResNet-18 (random weights), 32-pixel crops, fixture data."""
     data_root = request.getfixturevalue(fixture)
     vocab = osp.join(data_root, 'gloss_vocab.json')
@@ -145,9 +146,9 @@ def test_tiny_recipe_is_the_synthetic_recipe_with_a_narrow_backbone(recipe):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures('unformatted_config_text')
 @pytest.mark.parametrize('recipe', TINY)
-def test_tiny_recipe_trains_on_synthetic_data_and_its_wer_falls(recipe, tmp_path,
-                                                                unformatted_config_text):
+def test_tiny_recipe_trains_on_synthetic_data_and_its_wer_falls(recipe, tmp_path):
     """A small generated set (4 glosses, two-gloss sentences), constant lr: the sequence
     WER on the held-out dev signers leaves the untrained model's (90 % or more) for below
     50 %."""
