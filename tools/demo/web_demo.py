@@ -59,6 +59,7 @@ from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mmsign.apis import VideoSource, inference_recognizer, init_recognizer
+from mmsign.apis.cli import run_cli
 from mmsign.apis.runtime import DictAction
 from mmsign.datasets.errors import SignLoadError
 from mmsign.visualization import attention_overlays, video_attention
@@ -414,7 +415,7 @@ def _stop(signum, frame) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    recognizer = Recognizer(args)
+    recognizer = run_cli(lambda: Recognizer(args), 'tools/demo/web_demo.py')
     folder = tempfile.mkdtemp(prefix='mmsign_demo_')
     try:
         signal.signal(signal.SIGTERM, _stop)
