@@ -197,3 +197,67 @@ def test_torchscript_clip_weights_are_read_without_running_their_code(tmp_path):
         clip_name = 'visual.' + re.sub(r'^blocks\.(\d+)\.frozen\.',
                                        r'transformer.resblocks.\1.', name)
         assert torch.equal(loaded[name], tensors[clip_name]), name
+
+
+PHOENIX_LINE = '{id}|{folder}|Signer04|__ON__ LIEB ZUSCHAUER'
+
+
+def write_phoenix(root, train_folder: str) -> dict:
+    """A PHOENIX14 release of one video per split (3 frames each); the train line names
+    ``train_folder``. Returns the original frames' bytes by path."""
+    originals = {}
+    for split in ('train', 'dev', 'test'):
+        sample = f'{split}_video-0'
+        folder = train_folder if split == 'train' else f'{sample}/1/*.png'
+        csv = root / 'annotations' / 'manual' / f'{split}.corpus.csv'
+        csv.parent.mkdir(parents=True, exist_ok=True)
+        csv.write_text('id|folder|signer|annotation\n'
+                       + PHOENIX_LINE.format(id=sample, folder=folder) + '\n')
+        frames = root / 'features' / 'fullFrame-210x260px' / split / sample / '1'
+        frames.mkdir(parents=True)
+        for t in range(3):
+            path = str(frames / f'{sample}.avi_pid0_fn{t:06d}-0.png')
+            cv2.imwrite(path, np.full((260, 210, 3), 40 * t, np.uint8))
+            with open(path, 'rb') as f:
+                originals[path] = f.read()
+    return originals
+
+
+PREPROCESS = osp.join(REPO, 'tools', 'data', 'phoenix2014', 'preprocess.py')
+
+
+@pytest.mark.parametrize('folder', ['../../../../outside/1/*.png', '{root}/elsewhere/1/*.png'])
+def test_preprocess_writes_only_inside_its_output_root(tmp_path, folder):
+    root = tmp_path / 'release'
+    folder = folder.format(root=tmp_path)
+    write_phoenix(root, folder)
+    result = run_tool([PREPROCESS, '--root', str(root), '--workers', '1'], cwd=str(tmp_path))
+    log = log_of(result)
+    assert result.returncode == 1, log
+    assert 'train.corpus.csv:2: the frame folder' in log and 'Fix the line' in log, log
+    assert 'Traceback' not in log
+    written = [osp.join(d, f) for d, _, files in os.walk(tmp_path) for f in files
+               if 'fullFrame-256x256px' in d or 'outside' in d or 'elsewhere' in d]
+    assert written == []
+
+
+def test_overwrite_never_touches_the_original_frames(tmp_path):
+    root = tmp_path / 'release'
+    originals = write_phoenix(root, 'train_video-0/1/*.png')
+    raw = osp.join('features', 'fullFrame-210x260px')
+    for dst in (raw, raw + '/train', 'features'):
+        result = run_tool([PREPROCESS, '--root', str(root), '--workers', '1', '--overwrite',
+                           '--dst', dst], cwd=str(tmp_path))
+        log = log_of(result)
+        assert result.returncode == 1 and 'would be written into the original frames' in log
+    # a resized folder that is a link to the originals
+    resized = root / 'features' / 'fullFrame-256x256px' / 'train'
+    resized.mkdir(parents=True)
+    os.symlink(root / raw / 'train' / 'train_video-0', resized / 'train_video-0')
+    result = run_tool([PREPROCESS, '--root', str(root), '--workers', '1', '--overwrite'],
+                      cwd=str(tmp_path))
+    log = log_of(result)
+    assert result.returncode == 1 and 'train.corpus.csv:2' in log and '(a link?)' in log, log
+    for path, data in originals.items():
+        with open(path, 'rb') as f:
+            assert f.read() == data, path
