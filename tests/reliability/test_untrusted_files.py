@@ -18,7 +18,16 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from reliability_helpers import REPO, SYNTHETIC, TEST, TRAIN, log_of, run_tool, write_config
+from reliability_helpers import (
+    REPO,
+    SYNTHETIC,
+    TEST,
+    TRAIN,
+    log_of,
+    recipe_workers,
+    run_tool,
+    write_config,
+)
 from torch import nn
 
 from mmsign.apis import init_recognizer
@@ -107,7 +116,7 @@ def test_checkpoint_that_passes_its_crc_but_does_not_load_is_skipped(malicious, 
     shutil.copytree(baseline, work_dir)
     newest = osp.join(work_dir, 'epoch_3.pth')
     shutil.copy(malicious['path'], newest)
-    config = write_config(str(tmp_path / 'config.py'), data_root)
+    config = write_config(str(tmp_path / 'config.py'), data_root, workers=recipe_workers())
     resumed = run_tool([TRAIN, config, '--work-dir', work_dir, '--seed', '0',
                         '--deterministic', '--resume'], cwd=str(tmp_path), env=UNSAFE_ENV)
     log = log_of(resumed)
