@@ -32,6 +32,8 @@ from torch import nn
 
 from mmsign.apis import init_recognizer
 
+pytestmark = pytest.mark.slow
+
 UNSAFE_ENV = dict(TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD='1')
 MARKER = 'SCRIPTED-SETSTATE-RAN'
 

@@ -425,7 +425,12 @@ def main(argv=None) -> int:
             timeout_graceful_shutdown=2, lifespan='off', log_level='warning')
         sock = socket.socket(socket.AF_INET6 if ':' in args.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((args.host, args.port))
+        try:
+            sock.bind((args.host, args.port))
+        except OSError as e:
+            raise SystemExit(f'tools/demo/web_demo.py: error: cannot listen on '
+                             f'{args.host}:{args.port}: {e.strerror}; pass another --port '
+                             'or --host') from None
         sock.listen(128)  # connections wait from now on, while uvicorn starts
         host, port = sock.getsockname()[:2]
         shown = f'[{host}]' if ':' in host else host
