@@ -89,8 +89,9 @@ def seed_samples_per_epoch(loader: DataLoader, seed: Optional[int]) -> bool:
     """Make the training samples' random numbers depend on (seed, epoch, sample) only.
 
     Wraps the sampler inside ``loader``'s batch sampler with :class:`EpochSeededSampler`
-    (idempotent). Loaders without a batch sampler over a sampler with an ``epoch``
-    (iteration-based samplers) are left alone.
+    (idempotent) and gives the loader a generator of its own, so that creating its
+    iterator draws nothing from torch's global generator. Loaders without a batch
+    sampler over a sampler with an ``epoch`` (iteration-based samplers) are left alone.
 
     Args:
         loader (DataLoader): The training loader, before its first iteration.
@@ -106,4 +107,8 @@ def seed_samples_per_epoch(loader: DataLoader, seed: Optional[int]) -> bool:
     if seed is None or inner is None or not hasattr(inner, 'epoch'):
         return False
     batch_sampler.sampler = EpochSeededSampler(inner, int(seed))
+    # Each new iterator draws its workers' base seed from the loader's generator, else
+    # from torch's global one: persistent workers create one iterator per run, a resumed
+    # run one more, which would shift the model's random numbers (dropout).
+    loader.generator = torch.Generator().manual_seed(int(seed))
     return True

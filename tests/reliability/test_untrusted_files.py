@@ -95,7 +95,7 @@ def test_tools_read_checkpoints_with_weights_only(malicious, data_root, tmp_path
         'load_from': [TRAIN, config, '--work-dir', str(tmp_path / 'load_from'),
                       '--cfg-options', f'load_from={path}'],
         'converter': [osp.join(REPO, 'tools', 'model_converters',
-                               'adaptsign_official_to_mmsign.py'), path,
+                               'released_to_mmsign.py'), path,
                       str(tmp_path / 'converted.pth')],
     }
     for name, args in runs.items():
