@@ -89,7 +89,7 @@ def load_weights_only(source: Any, map_location: Any = None, mmap: bool = False)
                       **(dict(mmap=True) if mmap else {}))
 
 
-def load_local_weights_only(filename: str, map_location: Any = None) -> Any:
+def load_from_local_file(filename: str, map_location: Any = None) -> Any:
     """mmengine's local-file scheme (``''``), with ``weights_only=True``."""
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
@@ -97,7 +97,7 @@ def load_local_weights_only(filename: str, map_location: Any = None) -> Any:
     return load_weights_only(filename, map_location)
 
 
-def load_url_weights_only(url: str, map_location: Any = None,
+def load_from_url(url: str, map_location: Any = None,
                           model_dir: Optional[str] = None) -> Any:
     """mmengine's ``http(s)://`` scheme (rank 0 downloads first), with
     ``weights_only=True``."""
@@ -118,7 +118,7 @@ def load_url_weights_only(url: str, map_location: Any = None,
     return checkpoint
 
 
-def load_named_weights_only(filename: str, map_location: Any = None) -> Any:
+def load_from_named_model(filename: str, map_location: Any = None) -> Any:
     """mmengine's named-model schemes (``torchvision://``, ``open-mmlab://``,
     ``mmcls://`` ...), resolved by mmengine's tables, with ``weights_only=True``."""
     from mmengine.runner import checkpoint as upstream
@@ -131,8 +131,8 @@ def load_named_weights_only(filename: str, map_location: Any = None) -> Any:
         name = upstream.get_deprecated_model_names().get(name, name)
         url = upstream.get_external_models()[name]
     if url.startswith(('http://', 'https://')):
-        return load_url_weights_only(url, map_location)
-    return load_local_weights_only(osp.join(_mmengine_home(), url), map_location)
+        return load_from_url(url, map_location)
+    return load_from_local_file(osp.join(_mmengine_home(), url), map_location)
 
 
 def _mmengine_home() -> str:
@@ -140,35 +140,36 @@ def _mmengine_home() -> str:
         os.getenv('XDG_CACHE_HOME', '~/.cache'), 'mmengine')))
 
 
-def load_stored_weights_only(filename: str, map_location: Any = None) -> Any:
+def load_from_object_storage(filename: str, map_location: Any = None) -> Any:
     """mmengine's ``s3://`` / ``petrel://`` schemes, with ``weights_only=True``."""
     from mmengine.fileio import get
     return load_weights_only(io.BytesIO(get(filename, backend_args=dict(backend='petrel'))),
                              map_location)
 
 
-def refuse_pavi(filename: str, map_location: Any = None) -> Any:
+def load_from_pavi(filename: str, map_location: Any = None) -> Any:
     """``pavi://``: mmengine loads its files without ``weights_only``; not supported."""
     raise ValueError(f'{filename}: pavi:// checkpoints are not read by mmsign (they would be '
                      'unpickled unchecked); download the file and pass its local path')
 
 
 def register_weights_only_loaders() -> None:
-    """Register :func:`load_weights_only`-based loaders for each of mmengine's schemes."""
+    """Register :func:`load_weights_only`-based loaders for each of mmengine's schemes
+    (named ``load_from_*``: mmengine logs the name after that prefix)."""
     if getattr(register_weights_only_loaders, 'done', False):
         return
     from mmengine.runner import CheckpointLoader
-    CheckpointLoader.register_scheme('', load_local_weights_only, force=True)
+    CheckpointLoader.register_scheme('', load_from_local_file, force=True)
     CheckpointLoader.register_scheme(['http://', 'https://'],
                                      lambda f, map_location=None, model_dir=None, **_:
-                                     load_url_weights_only(f, map_location, model_dir),
+                                     load_from_url(f, map_location, model_dir),
                                      force=True)
     CheckpointLoader.register_scheme(['torchvision://', 'modelzoo://', 'open-mmlab://',
-                                      'openmmlab://', 'mmcls://'], load_named_weights_only,
+                                      'openmmlab://', 'mmcls://'], load_from_named_model,
                                      force=True)
     CheckpointLoader.register_scheme([r'(\S+\:)?s3://', r'(\S+\:)?petrel://'],
-                                     load_stored_weights_only, force=True)
-    CheckpointLoader.register_scheme('pavi://', refuse_pavi, force=True)
+                                     load_from_object_storage, force=True)
+    CheckpointLoader.register_scheme('pavi://', load_from_pavi, force=True)
     register_weights_only_loaders.done = True
 
 

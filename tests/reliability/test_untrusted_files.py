@@ -118,6 +118,10 @@ def test_checkpoint_that_passes_its_crc_but_does_not_load_is_skipped(malicious, 
     shutil.copytree(baseline, work_dir)
     newest = osp.join(work_dir, 'epoch_3.pth')
     shutil.copy(malicious['path'], newest)
+    with open(osp.join(work_dir, 'last_checkpoint'), 'w') as f:
+        f.write(newest)
+    with open(osp.join(work_dir, 'losses_rank0.json'), 'w') as f:
+        f.write('{}')
     config = write_config(str(tmp_path / 'config.py'), data_root, workers=recipe_workers())
     resumed = run_tool([TRAIN, config, '--work-dir', work_dir, '--seed', '0',
                         '--deterministic', '--resume'], cwd=str(tmp_path), env=UNSAFE_ENV)
@@ -128,6 +132,7 @@ def test_checkpoint_that_passes_its_crc_but_does_not_load_is_skipped(malicious, 
     assert 'epoch_2.pth instead, the newest complete checkpoint' in log
     assert 'resumed epoch: 2, iter: 8' in log and 'Traceback' not in log
     # named explicitly, the same file is one line, not a torch traceback
+    shutil.copy(malicious['path'], newest)  # the resumed run wrote a good one
     refused = run_tool([TRAIN, config, '--work-dir', work_dir, '--resume', newest],
                        cwd=str(tmp_path), env=UNSAFE_ENV)
     log = assert_refused(refused, malicious['trace'])
