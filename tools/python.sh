@@ -8,4 +8,4 @@ if [ -z "${PYTHON:-}" ]; then
         PYTHON=python3
     fi
 fi
-echo "$(basename "$0"): using $PYTHON" >&2
+echo "${0##*/}: using $PYTHON" >&2
