@@ -110,7 +110,11 @@ def build(args: argparse.Namespace):
     """
     import mmsign  # noqa: F401  (registers mmsign's modules before the config is built)
     from mmsign.apis.runtime import build_runner
-    return build_runner(build_config(args))
+    from mmsign.datasets.preflight import check_data_sources
+    cfg = build_config(args)
+    # A missing data root or annotation file is reported before the model is built.
+    check_data_sources(cfg, ('train_dataloader', 'val_dataloader'), ('val_evaluator',))
+    return build_runner(cfg)
 
 
 def resume_command(args: argparse.Namespace, work_dir: str) -> str:

@@ -27,6 +27,8 @@ from mmsign.apis import (
 )
 from mmsign.apis.cli import require_paths, run_cli
 from mmsign.apis.runtime import DictAction
+from mmsign.apis.video_input import check_video
+from mmsign.engine.checkpoint import check_checkpoint_file
 
 PROG = 'tools/demo/recognize.py'
 
@@ -100,8 +102,19 @@ def main(argv=None) -> int:
     return run_cli(lambda: recognize(args), PROG, debug=args.debug or None)
 
 
-def recognize(args: argparse.Namespace) -> int:
+def check_inputs(args: argparse.Namespace) -> None:
+    """Refuse a missing or unusable input before the model is built (seconds to minutes).
+
+    A missing path, a file without a video stream, a folder without frames and a
+    checkpoint that is not one each end the command with one line.
+    """
     require_paths(config=args.config, checkpoint=args.checkpoint, video=args.video)
+    check_video(args.video)
+    check_checkpoint_file(args.checkpoint)
+
+
+def recognize(args: argparse.Namespace) -> int:
+    check_inputs(args)
     model = init_recognizer(args.config, args.checkpoint, device=args.device,
                             cfg_options=args.cfg_options)
     result = inference_recognizer(model, args.video, fps=args.fps,
