@@ -1,6 +1,7 @@
 """The terminal of a first training run: no PyTorch build dump (it stays in the log file),
 no deprecation notices of mmengine's file client, no "untrained or unloaded model" warning
-while CTC still predicts only blank in its first epoch, and no line twice."""
+while CTC still predicts only blank in its first epoch, no line twice; it ends with what to
+try next."""
 import logging
 import os
 import os.path as osp
@@ -47,6 +48,14 @@ def test_first_epoch_terminal_is_quiet_and_the_log_file_complete(tmp_path):
                 if line.strip('- ')]  # (the environment report's dash lines aside)
     repeated = [m for m, n in Counter(messages).items() if n > 1]
     assert not repeated, repeated
+    # It ends with what to try next, with this run's real paths.
+    next_steps = done.stdout.split('Next:\n', 1)[1].splitlines()
+    test_command = next_steps[0].split(': ', 1)[1].split()
+    assert test_command[1:3] == ['tools/test.py', CONFIG]
+    assert osp.isfile(osp.join(str(tmp_path), test_command[3]))  # the checkpoint
+    video = next_steps[1].split('recognize.py ', 1)[1].split()[2]
+    assert osp.isdir(osp.join(str(tmp_path), video)) and '--plot' in next_steps[1]
+    assert 'plot_curves.py' in next_steps[2]
 
 
 class Records(logging.Handler):
