@@ -178,11 +178,11 @@ def curves_figure(curves: TrainingCurves, metrics: Optional[Sequence[str]] = Non
         epochs = [row['step'] for row in curves.val]
         for key in metrics:
             values = [row[key] for row in curves.val]
-            ax_wer.plot(epochs, values, 'o-', label=key)
             best = min(range(len(values)), key=values.__getitem__)
-            ax_wer.annotate(f'{values[best]:.2f}', (epochs[best], values[best]),
-                            textcoords='offset points', xytext=(0, 6), ha='center',
-                            fontsize=9)
+            # The best value goes into the legend: labels at the points collide when
+            # the branches end close together.
+            ax_wer.plot(epochs, values, 'o-',
+                        label=f'{key} (best {values[best]:.2f}, epoch {epochs[best]})')
         ax_wer.set_xticks(epochs)
         ax_wer.legend(fontsize=9)
         scale = wer_axis_scale([row[key] for row in curves.val for key in metrics])
