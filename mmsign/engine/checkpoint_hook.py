@@ -141,7 +141,10 @@ class SafeCheckpointHook(CheckpointHook):
         last = runner.message_hub.get_info('last_ckpt')
         if last and last not in kept:  # saved before it entered the list
             kept.append(last)
-        self.kept = deque(kept)
+        # A work dir copied or moved keeps the old paths: never delete outside this one.
+        here = osp.realpath(self.out_dir) if self.out_dir else None
+        self.kept = deque(path for path in kept if here is None or '://' in str(path)
+                          or osp.dirname(osp.realpath(path)) == here)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None,
                          outputs: Any = None) -> None:

@@ -112,6 +112,8 @@ def test_truncated_last_checkpoint_falls_back_to_a_complete_one(baseline, data_r
     assert all(got[step] == expected[step] for step in got)
     ours, theirs = state_dict(newest), state_dict(osp.join(baseline, 'epoch_3.pth'))
     assert all(torch.equal(ours[key], theirs[key]) for key in theirs)
+    # the copy's checkpoints name the original work dir's files: none was deleted there
+    assert all(osp.isfile(osp.join(baseline, f'epoch_{n}.pth')) for n in (1, 2, 3))
 
 
 def test_resume_refuses_broken_checkpoints_with_a_clear_error(baseline, data_root, tmp_path):

@@ -128,8 +128,9 @@ def test_checkpoint_that_passes_its_crc_but_does_not_load_is_skipped(malicious, 
     log = log_of(resumed)
     assert resumed.returncode == 0, log[-4000:]
     assert not osp.exists(malicious['trace'])
-    assert f'{newest} (named by last_checkpoint) is not a loadable checkpoint' in log
-    assert 'epoch_2.pth instead, the newest complete checkpoint' in log
+    warning = [line for line in log.splitlines() if '--resume:' in line]
+    assert f'{newest} (named by last_checkpoint) is not a loadable checkpoint' in log, warning
+    assert 'epoch_2.pth instead, the newest complete checkpoint' in log, warning
     assert 'resumed epoch: 2, iter: 8' in log and 'Traceback' not in log
     # named explicitly, the same file is one line, not a torch traceback
     shutil.copy(malicious['path'], newest)  # the resumed run wrote a good one
