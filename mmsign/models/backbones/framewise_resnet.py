@@ -10,6 +10,7 @@ its classifier; every frame of every video independently::
 """
 from typing import Dict, List, Optional, Sequence
 
+import torch
 from mmaction.registry import MODELS
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
@@ -59,8 +60,11 @@ class FrameWiseResNet(BaseModule):
             raise ValueError(f'arch={arch!r}: use one of {sorted(ARCH_DEPTHS)}')
         # mmpretrain (and torchvision under it) load when a model is built, not at import.
         from mmpretrain.models.backbones import ResNet
-        resnet = ResNet(depth=ARCH_DEPTHS[arch], base_channels=base_channels,
-                        stem_channels=base_channels)
+        device = torch.get_default_device()
+        with torch.device('cpu'):  # mmpretrain reads host values while building
+            resnet = ResNet(depth=ARCH_DEPTHS[arch], base_channels=base_channels,
+                            stem_channels=base_channels)
+        resnet.to(device)  # e.g. the meta device of a shape check
         for name in TRUNK:
             self.add_module(name, getattr(resnet, name))
         self.arch = arch

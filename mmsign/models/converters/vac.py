@@ -26,7 +26,12 @@ import torch
 from torch import Tensor
 
 from mmsign.models.backbones.framewise_resnet import ARCH_DEPTHS
-from mmsign.models.converters.adaptsign import OfficialCheckpointError
+from mmsign.models.converters.registry import (
+    OfficialCheckpointError,
+    ReleasedLayout,
+    register_released_layout,
+    strip_module_prefix,
+)
 
 #: Residual blocks per stage of each arch of :data:`ARCH_DEPTHS`.
 ARCH_BLOCKS = {'resnet18': (2, 2, 2, 2), 'resnet34': (3, 4, 6, 3)}
@@ -41,12 +46,6 @@ _TRUNK = re.compile(r'^conv2d\.((conv1|bn1)\.|layer[1-4]\.)')
 _TEMPORAL = re.compile(r'^conv1d\.temporal_conv\.(\d+)\.(.+)$')
 _NESTED_K = re.compile(r'^([01])\.(.+)$')  # TLP's Sequential(conv, BN, ReLU)
 _CLASSIFIERS = {'classifier.': 'head.classifier.', 'conv1d.fc.': 'head.conv_classifier.'}
-
-
-def strip_module_prefix(state_dict: Mapping[str, Tensor]) -> Dict[str, Tensor]:
-    """Remove the ``module.`` prefix of a ``DataParallel`` model's keys."""
-    return {(k[len('module.'):] if k.startswith('module.') else k): v
-            for k, v in state_dict.items()}
 
 
 def is_frame_wise_lineage(keys: Set[str]) -> bool:
@@ -184,3 +183,18 @@ def frame_wise_model_cfg(state_dict: Mapping[str, Tensor]) -> dict:
         backbone=dict(type='FrameWiseResNet', pretrained=None, **settings['backbone']),
         head=dict(type='SignCTCHead', **settings['head']),
         decoder=dict(type='CTCGreedyDecoder'))
+
+
+register_released_layout(ReleasedLayout(
+    name='vac',
+    description='VAC (2-D ResNet-18 frame by frame, max pooling; baseline, VAC or SMKD '
+                'classifiers)',
+    detect=is_vac_checkpoint,
+    convert=convert_frame_wise_state_dict,
+    model_cfg=frame_wise_model_cfg))
+register_released_layout(ReleasedLayout(
+    name='tlp',
+    description='TLP (2-D ResNet-18 frame by frame, temporal lift pooling)',
+    detect=is_tlp_checkpoint,
+    convert=convert_frame_wise_state_dict,
+    model_cfg=frame_wise_model_cfg))

@@ -7,7 +7,11 @@ import torch
 import torchvision
 from mmaction.registry import MODELS
 
-from mmsign.models.converters.adaptsign import OfficialCheckpointError
+from mmsign.models.converters import (
+    OfficialCheckpointError,
+    convert_released_checkpoint,
+    detect_layout,
+)
 from mmsign.models.converters.vac import (
     convert_frame_wise_state_dict,
     frame_wise_model_cfg,
@@ -138,3 +142,21 @@ def test_unknown_keys_and_missing_classifiers_are_refused():
     del released['conv1d.fc.weight'], released['conv1d.fc.bias']
     with pytest.raises(OfficialCheckpointError, match='no classifier'):
         convert_frame_wise_state_dict(released)
+
+
+@pytest.mark.parametrize('lift,name', [(False, 'vac'), (True, 'tlp')])
+def test_the_one_converter_detects_and_writes_a_strictly_loading_checkpoint(lift, name,
+                                                                            tmp_path):
+    released = released_state_dict(lift, shared=not lift, weight_norm=not lift)
+    src, dst = tmp_path / 'released.pt', tmp_path / 'mmsign.pth'
+    torch.save({'model_state_dict': {f'module.{k}': v for k, v in released.items()},
+                'epoch': 39}, src)
+    assert detect_layout(released).name == name
+    meta = convert_released_checkpoint(str(src), str(dst))
+    assert meta['model'] == name and meta['epoch'] == 39
+    assert meta['parity_cfg_options'] == {'model.padding_mode': 'frames'}
+    state_dict = torch.load(dst, weights_only=True)['state_dict']
+    model = MODELS.build(frame_wise_model_cfg(state_dict))
+    model.load_state_dict(state_dict, strict=True)
+    assert torch.equal(model.head.bilstm.rnn.weight_ih_l0,
+                       released['temporal_model.rnn.weight_ih_l0'])
