@@ -219,7 +219,7 @@ class GraphConvolution(nn.Module):
 
         out_t = b + s_t (s_t X'_t + A (s_t+1 X'_t+1) + A^T (s_t-1 X'_t-1)),  X' = X W^T
 
-    computed with index additions over ``S`` (no ``V x V`` matrix).
+    computed by gathering and scattering along ``S`` (no ``V x V`` matrix).
 
     Args:
         channels (int): ``C`` (in and out).
@@ -242,7 +242,7 @@ class GraphConvolution(nn.Module):
         """``[N, C, V]`` node features of the frames -> ``[N, C, V]``."""
         nodes = x.shape[-1]
         p, q = temporal_pairs(nodes, self.k, x.device)
-        projected = torch.matmul(self.weight.to(x.dtype), x)               # X' = W x_n
+        projected = F.conv1d(x, self.weight.to(x.dtype)[:, :, None])      # X' = W x_n
         # Degrees (self-loop included) from the pairs a frame has on each side.
         dtype = torch.promote_types(x.dtype, torch.float32)
         out_degree = torch.bincount(p, minlength=nodes).to(dtype)
@@ -251,9 +251,13 @@ class GraphConvolution(nn.Module):
                   + segments.has_previous()[:, None] * in_degree)            # [N, V]
         scale = degree.rsqrt().to(x.dtype).unsqueeze(1)                    # [N, 1, V]
         scaled = scale * projected
-        messages = torch.zeros_like(scaled).index_add_(
-            2, p, segments.shifted(scaled, 1).index_select(2, q)).index_add_(
-                2, q, segments.shifted(scaled, -1).index_select(2, p))
+        # Messages from frame t + 1 to the pairs' first nodes and from t - 1 to their
+        # second ones (zero beyond the video); scatter_add keeps only its index for
+        # backward (index_add_ would keep the gathered messages).
+        sources = torch.cat([segments.shifted(scaled, 1).index_select(2, q),
+                             segments.shifted(scaled, -1).index_select(2, p)], 2)
+        targets = torch.cat([p, q]).expand(*sources.shape[:2], -1)
+        messages = torch.zeros_like(scaled).scatter_add_(2, targets, sources)
         return scale * (scaled + messages) + self.bias.to(x.dtype)[:, None]
 
 
