@@ -34,6 +34,11 @@ from mmsign.models.converters.registry import (
     released_layouts,
 )
 from mmsign.models.converters.released import convert_released_checkpoint
+from mmsign.models.converters.signgraph import (
+    convert_signgraph_state_dict,
+    is_signgraph_state_dict,
+    signgraph_model_cfg,
+)
 
 __all__ = [
     'CLASSIFIER_KEY', 'OFFICIAL_KEY_RULES', 'OfficialCheckpointError', 'RELEASED_NUM_CLASSES',
@@ -41,5 +46,6 @@ __all__ = [
     'convert_corrnet_state_dict', 'convert_official_state_dict', 'convert_released_checkpoint',
     'corrnet_model_cfg', 'detect_layout', 'infer_corrnet_settings', 'infer_model_settings',
     'is_corrnet_state_dict', 'load_official_checkpoint', 'official_to_mmsign_key',
-    'register_released_layout', 'released_layouts', 'released_model_cfg', 'vocabulary_from_meta'
+    'register_released_layout', 'released_layouts', 'released_model_cfg', 'vocabulary_from_meta',
+    'convert_signgraph_state_dict', 'is_signgraph_state_dict', 'signgraph_model_cfg'
 ]
