@@ -72,10 +72,11 @@ _GRAPH_KEY = re.compile(r'conv2d\.(localG2?|temporalG2?)\.(.+)$')
 
 def is_signgraph_state_dict(keys: Iterable[str]) -> bool:
     """Whether released keys are SignGraph's: a ResNet in ``conv2d`` with the local graph
-    ``conv2d.localG`` (CorrNet's files have correlation modules ``conv2d.corr{k}``)."""
+    ``conv2d.localG`` instead of CorrNet's correlation modules ``conv2d.corr{k}``."""
     keys = [k[len('module.'):] if k.startswith('module.') else k for k in keys]
     return (any(k.startswith('conv2d.layer1.') for k in keys)
-            and any(k.startswith('conv2d.localG.') for k in keys))
+            and any(k.startswith('conv2d.localG.') for k in keys)
+            and not any(re.match(r'conv2d\.corr\d+\.', k) for k in keys))
 
 
 def _check_relative_pos(key: str, table: Tensor, channels: int) -> None:

@@ -189,3 +189,12 @@ def test_broken_files_are_named(tmp_path, capsys):
     torch.save({'model_state_dict': extra}, src)
     assert load_tool().main([src, str(tmp_path / 'out.pth')]) == 1
     assert 'released SignGraph model' in capsys.readouterr().err
+
+
+def test_corrnet_files_stay_corrnet():
+    released = released_state_dict()
+    corrnet = {k: v for k, v in released.items() if 'G' not in k.split('.')[1]}
+    corrnet['conv2d.corr1.down_conv2.weight'] = torch.zeros(128, 128, 1, 1, 1)
+    assert detect_layout(corrnet).name == 'corrnet'
+    assert detect_layout(dict(corrnet, **{'conv2d.localG.fc1.0.bias': torch.zeros(1)}
+                              )).name == 'corrnet'  # both kinds of module: no SignGraph
