@@ -245,8 +245,9 @@ class GraphConvolution(nn.Module):
         projected = F.conv1d(x, self.weight.to(x.dtype)[:, :, None])      # X' = W x_n
         # Degrees (self-loop included) from the pairs a frame has on each side.
         dtype = torch.promote_types(x.dtype, torch.float32)
-        out_degree = torch.bincount(p, minlength=nodes).to(dtype)
-        in_degree = torch.bincount(q, minlength=nodes).to(dtype)
+        ones = torch.ones(p.shape, dtype=dtype, device=x.device)
+        out_degree = torch.zeros(nodes, dtype=dtype, device=x.device).index_add_(0, p, ones)
+        in_degree = torch.zeros(nodes, dtype=dtype, device=x.device).index_add_(0, q, ones)
         degree = (1 + segments.has_next()[:, None] * out_degree
                   + segments.has_previous()[:, None] * in_degree)            # [N, V]
         scale = degree.rsqrt().to(x.dtype).unsqueeze(1)                    # [N, 1, V]
