@@ -20,6 +20,7 @@ SPECS = {
         'AdaptSignViT': dict(arch=TINY_CLIP),
         'AdaptSignMMPretrainViT': dict(vit=TINY_MMPRETRAIN),
         'CorrNetResNet': dict(base_channels=16),
+        'CorrelationIdentification': dict(channels=16),
         'LocalSignGraph': dict(channels=16),
         'TemporalSignGraph': dict(channels=16),
         'SignDataPreprocessor': dict(),
