@@ -22,6 +22,8 @@ SPECS = {
         'CorrNetResNet': dict(base_channels=16),
         'CorrelationIdentification': dict(channels=32),
         'FrameWiseResNet': dict(base_channels=16),
+        'LocalSignGraph': dict(channels=16),
+        'TemporalSignGraph': dict(channels=16),
         'SignDataPreprocessor': dict(),
         'CTCGreedyDecoder': dict(),
         'CTCBeamSearchDecoder': dict(),
