@@ -34,6 +34,17 @@ from mmsign.models.converters.registry import (
     released_layouts,
 )
 from mmsign.models.converters.released import convert_released_checkpoint
+from mmsign.models.converters.signgraph import (
+    convert_signgraph_state_dict,
+    is_signgraph_state_dict,
+    signgraph_model_cfg,
+)
+from mmsign.models.converters.vac import (
+    convert_frame_wise_state_dict,
+    frame_wise_model_cfg,
+    is_tlp_checkpoint,
+    is_vac_checkpoint,
+)
 
 __all__ = [
     'CLASSIFIER_KEY', 'OFFICIAL_KEY_RULES', 'OfficialCheckpointError', 'RELEASED_NUM_CLASSES',
@@ -41,5 +52,9 @@ __all__ = [
     'convert_corrnet_state_dict', 'convert_official_state_dict', 'convert_released_checkpoint',
     'corrnet_model_cfg', 'detect_layout', 'infer_corrnet_settings', 'infer_model_settings',
     'is_corrnet_state_dict', 'load_official_checkpoint', 'official_to_mmsign_key',
-    'register_released_layout', 'released_layouts', 'released_model_cfg', 'vocabulary_from_meta'
+    'register_released_layout', 'released_layouts', 'released_model_cfg', 'vocabulary_from_meta',
+    'convert_frame_wise_state_dict', 'frame_wise_model_cfg', 'is_tlp_checkpoint',
+    'is_vac_checkpoint', 'convert_signgraph_state_dict', 'is_signgraph_state_dict',
+    'signgraph_model_cfg'
+
 ]
