@@ -26,14 +26,23 @@ from .corrnet_plus_modules import (
     MultiNeighbourCorrelationIdentification,
 )
 from .emphasis_modules import SpatialEmphasis, TemporalEmphasis
+from .framewise_resnet import FrameWiseResNet
 from .mmpretrain_vit import FrozenMMPretrainBlock
+from .signgraph_modules import (
+    EdgeConvolution,
+    GraphConvolution,
+    LocalSignGraph,
+    TemporalSignGraph,
+)
 
 __all__ = [
     'Adapter', 'AdaptSignBlock', 'AdaptSignMMPretrainViT', 'AdaptSignViT',
     'AdaptSignViTBase', 'AggregationBlock', 'AggregationQuery', 'AttentionRecord',
-    'CorrelationIdentification', 'CorrelationModule', 'CorrNetResNet', 'IdentificationModule',
-    'FrozenBlock', 'FrozenCLIPBlock', 'FrozenMMPretrainBlock', 'PrefixTokens',
-    'TemporalCorrelation', 'merge_heads', 'read_clip_image_tower', 'split_heads',
+    'CorrelationIdentification', 'CorrelationModule', 'CorrNetResNet', 'EdgeConvolution',
+    'FrameWiseResNet', 'FrozenBlock', 'FrozenCLIPBlock', 'FrozenMMPretrainBlock',
+    'GraphConvolution', 'IdentificationModule', 'LocalSignGraph', 'PrefixTokens',
+    'TemporalCorrelation', 'TemporalSignGraph', 'merge_heads', 'read_clip_image_tower',
+    'split_heads',
     'temporal_window_weights',
     # SEN and CorrNet+
     'AttentionPool', 'FrameQuery', 'MultiNeighbourCorrelation',

@@ -9,12 +9,23 @@ plain (not shared, not normalised) classifiers:
   ``conv2d.layer{i}.{b}.tsem.*`` -> ``backbone.layer{i}.{b}.block_modules.1.*``, inside
   each: ``conv_transform`` -> ``reduce``, ``conv_enhance.{j}`` -> ``aggregations.{j}``,
   ``weights`` -> ``aggregation_weights``, ``conv_back`` -> ``expand``, ``alpha`` -> ``alpha``
-- the temporal conv, the BiLSTM and the classifiers as for CorrNet.
+- ``conv1d.temporal_conv.*`` -> ``head.temporal_conv.temporal_conv.*``,
+  ``temporal_model.rnn.*`` -> ``head.bilstm.rnn.*``, ``classifier.*`` ->
+  ``head.classifier.*`` and ``conv1d.fc.*`` -> ``head.conv_classifier.*`` (plain
+  ``Linear`` layers, one per branch).
 """
 import re
+from collections import OrderedDict
 from typing import Dict, Mapping, Optional, Set, Tuple
 
 from torch import Tensor
+
+from mmsign.models.converters.registry import (
+    OfficialCheckpointError,
+    ReleasedLayout,
+    register_released_layout,
+    strip_module_prefix,
+)
 
 #: SEN's modules inside every block, in the order of the backbone's ``block_modules``.
 BLOCK_MODULES: Dict[str, int] = {'ssem': 0, 'tsem': 1}
@@ -63,12 +74,81 @@ def is_sen_state_dict(keys: Set[str]) -> bool:
     return any(_EMPHASIS_KEY.match(k) for k in keys)
 
 
-def convert_sen_backbone(state_dict: Mapping[str, Tensor]) -> Dict[str, Tensor]:
-    """The emphasis modules of a released SEN ``model_state_dict``, renamed for mmsign
-    (the rest is CorrNet's and converted as CorrNet's)."""
-    converted = {}
-    for key, tensor in state_dict.items():
-        name = sen_backbone_key(key)
-        if name is not None:
-            converted[name] = tensor
+#: Head keys shared by SEN and CorrNet+ (the temporal conv's own layout aside).
+HEAD_RULES: Tuple[Tuple[str, str], ...] = (
+    (r'conv2d\.alpha$', 'backbone.alpha'),
+    (r'conv2d\.(conv1|bn1|layer[1-4])\.', r'backbone.\1.'),
+    (r'temporal_model\.rnn\.', 'head.bilstm.rnn.'),
+)
+#: SEN's plain classifiers, one per branch.
+SEPARATE_CLASSIFIERS: Tuple[Tuple[str, str], ...] = (
+    (r'classifier\.(weight|bias)$', r'head.classifier.\1'),
+    (r'conv1d\.fc\.(weight|bias)$', r'head.conv_classifier.\1'),
+    (r'conv1d\.temporal_conv\.', 'head.temporal_conv.temporal_conv.'),
+)
+
+
+def rename_by_rules(key: str, rules: Tuple[Tuple[str, str], ...]) -> Optional[str]:
+    """The first rule's rename of ``key`` (patterns anchored at its start), or None."""
+    for pattern, replacement in rules:
+        if re.match(pattern, key):
+            return re.sub('^' + pattern, replacement, key)
+    return None
+
+
+def convert_sen_state_dict(state_dict: Mapping[str, Tensor]) -> 'OrderedDict[str, Tensor]':
+    """Rename a released SEN ``model_state_dict`` for mmsign (values not copied).
+
+    Args:
+        state_dict (Mapping[str, Tensor]): The released ``model_state_dict`` (a
+            ``module.`` prefix is removed).
+
+    Returns:
+        OrderedDict[str, Tensor]: The state dict of a ``SignRecognizer`` with a
+        ``CorrNetResNet`` backbone with SEN's block modules.
+
+    Raises:
+        OfficialCheckpointError: Unknown keys.
+    """
+    converted: 'OrderedDict[str, Tensor]' = OrderedDict()
+    unknown = []
+    for key, tensor in strip_module_prefix(state_dict).items():
+        try:
+            name = sen_backbone_key(key) or rename_by_rules(key, HEAD_RULES
+                                                            + SEPARATE_CLASSIFIERS)
+        except KeyError:
+            name = None
+        if name is None:
+            unknown.append(key)
+            continue
+        converted[name] = tensor
+    if unknown:
+        raise OfficialCheckpointError(
+            f'{len(unknown)} keys belong to no part of the released SEN model: '
+            f'{unknown[:10]}{" ..." if len(unknown) > 10 else ""}; is this a checkpoint of '
+            'the released SEN code (SLRModel with a ResNet-18 with SSEM / TSEM)?')
     return converted
+
+
+def sen_model_cfg(state_dict: Mapping[str, Tensor]) -> dict:
+    """The ``SignRecognizer`` config of a converted SEN state dict (random weights, no
+    vocabulary)."""
+    weight = state_dict['head.classifier.weight']
+    return dict(
+        type='SignRecognizer',
+        backbone=dict(type='CorrNetResNet', pretrained=None, stage_modules=dict(),
+                      base_channels=state_dict['backbone.conv1.weight'].shape[0],
+                      block_modules=[dict(type='SpatialEmphasis'),
+                                     dict(type='TemporalEmphasis')]),
+        head=dict(type='SignCTCHead', num_classes=weight.shape[0],
+                  hidden_channels=weight.shape[1], classifier='Linear',
+                  share_classifier=False),
+        decoder=dict(type='CTCGreedyDecoder'))
+
+
+register_released_layout(ReleasedLayout(
+    name='sen',
+    description='SEN (3-D ResNet-18 with spatial / temporal emphasis modules in every block)',
+    detect=is_sen_state_dict,
+    convert=convert_sen_state_dict,
+    model_cfg=sen_model_cfg))

@@ -161,6 +161,8 @@ class SignCTCHead(BaseModule):
             branch; None leaves it out.
         pooling (str): The temporal conv's pools: ``'max'`` or ``'lift'`` (temporal
             lift pooling, TLP). Defaults to ``'max'``.
+        lift_kernel (int): Kernel of the lift pooling's predictor and updater: 3 (5 in
+            the released CSL model). Defaults to 3.
         loss_lift_update (dict, optional): TLP's loss ``Cu`` on the update residuals
             (``LiftingLoss``, weight 0.001 in TLP, 0.0005 in CorrNet+); None leaves it
             out. Needs ``pooling='lift'``.
@@ -183,6 +185,7 @@ class SignCTCHead(BaseModule):
                  loss_ctc_conv: Optional[dict] = None,
                  loss_distill: Optional[dict] = None,
                  pooling: str = 'max',
+                 lift_kernel: int = 3,
                  loss_lift_update: Optional[dict] = None,
                  loss_lift_predict: Optional[dict] = None,
                  classifier: str = 'NormLinear',
@@ -197,7 +200,7 @@ class SignCTCHead(BaseModule):
                              f"pooling (head pooling='lift'), got pooling={pooling!r}")
         self.num_classes = num_classes
         self.temporal_conv = TemporalConv(in_channels, hidden_channels, conv_pattern,
-                                          pooling)
+                                          pooling, lift_kernel)
         self.bilstm = BiLSTM(hidden_channels, lstm_layers, lstm_dropout)
         self.classifier = build_classifier(classifier, hidden_channels, num_classes)
         self.share_classifier = share_classifier

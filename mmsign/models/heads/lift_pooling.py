@@ -7,11 +7,11 @@ On features ``x`` of shape ``(B, C, T)`` one lifting step halves the time axis::
     s = x_even + U(d)                                   # update: the smooth part
     out = W1(s) + W2(d)                                 # (B, C, T // 2)
 
-``P`` and ``U`` are each a depthwise 3-frame convolution, ReLU, a 1x1 convolution whose
-weight starts at zero, and tanh; ``W1`` and ``W2`` are :class:`LocalWeighting`. The two
-residuals ``s - x_odd`` and ``d`` are what the paper's losses ``Cu`` and ``Cp`` keep
-small (:class:`~mmsign.models.losses.LiftingLoss`). An odd last frame is dropped, so the
-output length is ``T // 2`` as for ``MaxPool1d(2)``.
+``P`` and ``U`` are each a depthwise 3-frame (5 in the released CSL model) convolution,
+ReLU, a 1x1 convolution whose weight starts at zero, and tanh; ``W1`` and ``W2`` are
+:class:`LocalWeighting`. The two residuals ``s - x_odd`` and ``d`` are what the paper's
+losses ``Cu`` and ``Cp`` keep small (:class:`~mmsign.models.losses.LiftingLoss`). An odd
+last frame is dropped, so the output length is ``T // 2`` as for ``MaxPool1d(2)``.
 """
 from typing import NamedTuple, Tuple
 
@@ -29,8 +29,8 @@ class LiftResiduals(NamedTuple):
     detail: Tensor
 
 
-def lifting_operator(channels: int) -> nn.Sequential:
-    """The predict or update operator: depthwise Conv1d k3 -> ReLU -> Conv1d 1x1 -> tanh.
+def lifting_operator(channels: int, kernel_size: int = 3) -> nn.Sequential:
+    """The predict or update operator: depthwise Conv1d -> ReLU -> Conv1d 1x1 -> tanh.
 
     The 1x1 convolution's weight starts at zero (its bias keeps PyTorch's default), so at
     the start the operator is a constant per channel. Indexed like the released code
@@ -38,12 +38,17 @@ def lifting_operator(channels: int) -> nn.Sequential:
 
     Args:
         channels (int): Feature width C.
+        kernel_size (int): Odd kernel of the depthwise convolution (padded to keep the
+            length). Defaults to 3.
 
     Returns:
         nn.Sequential: ``(B, C, T) -> (B, C, T)``.
     """
+    if kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f'the lifting operators need an odd kernel, got {kernel_size}')
     operator = nn.Sequential(
-        nn.Conv1d(channels, channels, 3, padding=1, groups=channels),
+        nn.Conv1d(channels, channels, kernel_size, padding=kernel_size // 2,
+                  groups=channels),
         nn.ReLU(inplace=True),
         nn.Conv1d(channels, channels, 1),
         nn.Tanh())
@@ -93,16 +98,18 @@ class TemporalLiftPooling(nn.Module):
     Args:
         channels (int): Feature width C.
         size (int): Pooling size; only 2 (one lifting step). Defaults to 2.
+        operator_kernel (int): Kernel of the predictor's and updater's depthwise
+            convolutions: 3 (5 in the released CSL model). Defaults to 3.
     """
 
-    def __init__(self, channels: int, size: int = 2) -> None:
+    def __init__(self, channels: int, size: int = 2, operator_kernel: int = 3) -> None:
         super().__init__()
         if size != 2:
             raise ValueError(f'temporal lift pooling halves the time axis: pool size 2, '
                              f'got {size}')
         self.kernel_size = self.stride = size
-        self.predictor = lifting_operator(channels)
-        self.updater = lifting_operator(channels)
+        self.predictor = lifting_operator(channels, operator_kernel)
+        self.updater = lifting_operator(channels, operator_kernel)
         self.weight1 = LocalWeighting(channels)
         self.weight2 = LocalWeighting(channels)
 

@@ -33,11 +33,14 @@ class TemporalConv(nn.Module):
         hidden_channels (int): Output width H of every convolution.
         pattern (Sequence[str]): Layers in order, e.g. ``('K5', 'P2', 'K5', 'P2')``.
         pooling (str): ``'max'`` or ``'lift'``. Defaults to ``'max'``.
+        lift_kernel (int): Kernel of the lift pooling's predictor and updater
+            (:class:`TemporalLiftPooling`'s ``operator_kernel``). Defaults to 3.
     """
 
     def __init__(self, in_channels: int, hidden_channels: int,
                  pattern: Sequence[str] = ('K5', 'P2', 'K5', 'P2'),
-                 pooling: str = 'max') -> None:
+                 pooling: str = 'max',
+                 lift_kernel: int = 3) -> None:
         super().__init__()
         if pooling not in POOLINGS:
             raise ValueError(f'temporal conv pooling must be one of {POOLINGS}, '
@@ -56,7 +59,7 @@ class TemporalConv(nn.Module):
                             nn.ReLU(inplace=True)]
                 channels = hidden_channels
             elif pooling == 'lift':
-                modules.append(TemporalLiftPooling(channels, size))
+                modules.append(TemporalLiftPooling(channels, size, lift_kernel))
             else:
                 modules.append(nn.MaxPool1d(size))
         self.temporal_conv = nn.Sequential(*modules)
