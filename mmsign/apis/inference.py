@@ -25,8 +25,8 @@ from mmsign.apis.pipeline import (
     inference_steps,
     pipeline_frame_size,
 )
-from mmsign.apis.runtime import load_config
 from mmsign.apis.video_input import VideoInput, VideoSource
+from mmsign.cli.runtime import load_config
 from mmsign.datasets.vocabulary import GlossVocabulary
 from mmsign.engine.checkpoint import (
     CHECKPOINT_HINT,

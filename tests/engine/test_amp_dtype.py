@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
-from mmsign.apis.runtime import amp_dtype, apply_amp
+from mmsign.cli.runtime import amp_dtype, apply_amp
 from mmsign.engine.loops import AmpValLoop
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

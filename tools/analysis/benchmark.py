@@ -49,7 +49,7 @@ from mmengine.registry import init_default_scope
 from torch.utils.flop_counter import FlopCounterMode
 
 import mmsign  # noqa: F401  (registers the mmsign modules)
-from mmsign.apis.runtime import DictAction, load_config
+from mmsign.cli.runtime import DictAction, load_config
 from mmsign.engine.optim_wrapper import skips_on_device
 from mmsign.models.complexity import count_flops
 from mmsign.models.heads.edge_padding import released_padded_length

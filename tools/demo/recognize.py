@@ -25,8 +25,8 @@ from mmsign.apis import (
     inference_recognizer,
     init_recognizer,
 )
-from mmsign.apis.cli import require_paths, run_cli
-from mmsign.apis.runtime import DictAction
+from mmsign.cli.command import require_paths, run_cli
+from mmsign.cli.runtime import DictAction
 
 PROG = 'tools/demo/recognize.py'
 

@@ -34,7 +34,7 @@ import torch
 from PIL import Image
 
 from mmsign.apis import VideoSource, inference_recognizer, init_recognizer
-from mmsign.apis.runtime import DictAction
+from mmsign.cli.runtime import DictAction
 from mmsign.datasets.errors import SignLoadError
 from mmsign.visualization import attention_overlays, video_attention
 
