@@ -45,7 +45,6 @@ SPECS = {
         'SignFlip': dict(), 'PackSignInputs': dict(),
     },
     'METRICS': {'WERMetric': dict(normalize='phoenix2014')},
-    'VISBACKENDS': {'TensorboardIfInstalledVisBackend': dict(save_dir='{tmp}/vis')},
     'OPTIM_WRAPPERS': {'SignAmpOptimWrapper': dict(), 'SignOptimWrapper': dict()},
     'MODEL_WRAPPERS': {'DeviceAwareDistributedDataParallel': dict()},
     'HOOKS': {name: dict() for name in ('SafeCheckpointHook', 'TrainRandomStateHook',
@@ -53,10 +52,6 @@ SPECS = {
                                         'NonFiniteStepHook')},
     'LOOPS': {'ResumableEpochBasedTrainLoop': dict(max_epochs=1),
               'AmpValLoop': dict(dtype='bfloat16'), 'AmpTestLoop': dict(dtype=None)},
-    'RUNNERS': {'SignRunner': dict(
-        model=dict(type='SignRecognizer', backbone=dict(type='AdaptSignViT', arch=TINY_CLIP),
-                   head=dict(type='SignCTCHead', hidden_channels=16), vocab=GLOSSES),
-        work_dir='{tmp}/runner', default_scope='mmaction')},
 }
 
 DRIVER = textwrap.dedent('''
@@ -101,9 +96,6 @@ DRIVER = textwrap.dedent('''
                 if 'max_epochs' not in args:
                     default_args['evaluator'] = Evaluator([])
                 obj = registry.build(args, default_args=default_args)
-            elif name == 'RUNNERS':
-                args = dict(args, runner_type=args.pop('type'))
-                obj = registry.build(Config(args))
             else:
                 obj = registry.build(args)
             assert type(obj).__name__ == type_name, (type_name, type(obj))

@@ -163,7 +163,7 @@ def test_stock_tools_build_what_mmsign_tools_build(recipe, request, tmp_path,
         assert name in names
     assert theirs['train_loop'] == 'ResumableEpochBasedTrainLoop'
     assert theirs['optim_wrapper'] in ('SignOptimWrapper', 'SignAmpOptimWrapper')
-    assert theirs['runner'] == 'SignRunner'
+    assert theirs['runner'] == 'Runner'
 
     ours = built(test_tool.build(test_tool.parse_args(
         [config, checkpoint, '--work-dir', work_dir, '--cfg-options', *opts])), train=False)

@@ -40,9 +40,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='override config entries')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
-    parser.add_argument('--verbose', action='store_true',
-                        help='print the config dump and the hook table on the terminal '
-                        'too (they are always in the log file)')
     parser.add_argument('--debug', action='store_true',
                         help='show the traceback of a failure (or set MMSIGN_DEBUG=1)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -75,8 +72,6 @@ def build_config(args: argparse.Namespace):
         if not args.dump.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--dump must end with .pkl or .pickle, got {args.dump}')
         cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.dump)]
-    if args.verbose:
-        cfg.verbose_terminal = True
     return cfg
 
 

@@ -52,9 +52,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='override config entries, e.g. model.backbone.pretrained=openai')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
-    parser.add_argument('--verbose', action='store_true',
-                        help='print the config dump and the hook table on the terminal '
-                        'too (they are always in the log file)')
     parser.add_argument('--debug', action='store_true',
                         help='show the traceback of a failure (or set MMSIGN_DEBUG=1)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -94,8 +91,6 @@ def build_config(args: argparse.Namespace):
     if args.diff_rank_seed:
         randomness['diff_rank_seed'] = True
     cfg.randomness = randomness
-    if args.verbose:
-        cfg.verbose_terminal = True
     return cfg
 
 

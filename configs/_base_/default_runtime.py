@@ -2,10 +2,7 @@ default_scope = 'mmaction'
 custom_imports = dict(imports=['mmsign'], allow_failed_imports=False)
 # Everything below is what runs, with mmsign's tools and with mmaction2's own
 # tools/train.py and tools/test.py alike (docs/reliability.md says what each piece does).
-# SignRunner is mmengine's Runner that keeps the config dump and the hook table in the log
-# file (the terminal shows them with verbose_terminal=True, or tools/train.py --verbose).
-runner_type = 'SignRunner'
-verbose_terminal = False
+# The Runner is mmengine's own; mmsign adds only what it lacks (docs/reliability.md).
 
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),
@@ -40,10 +37,9 @@ env_cfg = dict(
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 
-vis_backends = [
-    dict(type='LocalVisBackend'),
-    dict(type='TensorboardIfInstalledVisBackend'),
-]
+# Scalars go to the work dir's JSON logs. For TensorBoard event files too (after
+# `pip install tensorboard`), add dict(type='TensorboardVisBackend').
+vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='ActionVisualizer', vis_backends=vis_backends)
 
 # A random seed per run unless --seed is given (tools/train.py fills in `seed`).
