@@ -1,18 +1,20 @@
-"""Training and inference speed of a recipe's recognizer, in real video frames per second.
+"""``train`` and ``inference``: speed of a recipe's recognizer, in real video frames per second.
 
 Builds the config's recognizer with random weights (``model.backbone.pretrained=None``),
 feeds it random uint8 frames at the config's crop size, with per-video lengths and gloss
 counts drawn (seeded) from the real PHOENIX14 splits (``train_lengths.csv`` for
-``--train``, ``dev_lengths.csv`` for ``--infer``), and after warm-up times
+``train``, ``dev_lengths.csv`` for ``inference``), or every video ``--frames`` long, and
+after warm-up times
 
-- ``--train``: real training steps, ``model.train_step`` with an optimiser wrapper like the
-  config's (data preprocessor, forward, CTC + distillation losses, backward, optimiser
-  step; fused Adam on GPUs);
-- ``--infer``: evaluation steps, ``model.test_step`` under ``torch.no_grad`` (forward and
-  the config's decoder; ``--no-decode`` stops at the logits).
+- ``train``: real training steps, ``model.train_step`` with the config's optimiser
+  wrapper (data preprocessor, forward, CTC + distillation losses, backward, optimiser
+  step);
+- ``inference``: evaluation steps, ``model.test_step`` under ``torch.no_grad`` (forward
+  and the config's decoder; ``--no-decode`` stops at the logits).
 
-It prints real frames per second (padding excluded), seconds per step, peak GPU memory and
-the model FLOP utilisation: backbone FLOPs per frame (counted by
+It prints real frames per second (padding excluded), seconds per step, peak memory (GPU:
+the allocator's peak over the timed steps; CPU: the process's peak resident set) and the
+model FLOP utilisation: backbone FLOPs per frame (counted by
 ``mmsign.models.complexity.count_flops``; forward, or forward + backward for training)
 times frames per second, over the device's peak (``--peak-tflops``, or on a GPU a dense
 matrix product measured in the run's dtype). On the CPU it reports the achieved GFLOP/s
@@ -21,21 +23,19 @@ region.
 
 Examples::
 
-    python tools/analysis/benchmark.py configs/adaptsign_phoenix14.py --train
-    python tools/analysis/benchmark.py configs/adaptsign_phoenix14.py --infer --json infer.json
-    python tools/analysis/benchmark.py configs/adaptsign_phoenix14.py --train \\
+    python tools/analysis/benchmark.py train configs/adaptsign_phoenix14.py
+    python tools/analysis/benchmark.py inference configs/adaptsign_phoenix14.py --json infer.json
+    python tools/analysis/benchmark.py train configs/adaptsign_phoenix14.py --frames 64 \\
+        --device cpu
+    python tools/analysis/benchmark.py train configs/adaptsign_phoenix14.py \\
         --checkpointing selective --compile --worst-case-memory
-    python tools/analysis/benchmark.py configs/adaptsign_synthetic.py --train --steps 3
 """
 import argparse
 import contextlib
 import copy
 import csv
-import json
 import os.path as osp
-import platform
 import statistics
-import sys
 import time
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -53,8 +53,15 @@ from mmsign.cli.runtime import DictAction, load_config
 from mmsign.engine.optim_wrapper import skips_on_device
 from mmsign.models.complexity import count_flops
 from mmsign.models.heads.edge_padding import released_padded_length
+from mmsign.utils.benchmark import (
+    device_name,
+    peak_memory,
+    reset_peak_memory,
+    synchronize,
+    write_result,
+)
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 AMP_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16, 'none': None}
 DTYPE_NAMES = {torch.bfloat16: 'bf16', torch.float16: 'fp16', None: 'none'}
 FLOP_COUNT_FRAMES = 64
@@ -67,21 +74,33 @@ def default_lengths_file(split: str) -> str:
     return osp.join(LENGTHS_ROOT, f'{split}_lengths.csv')
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None, mode: str = 'train',
+               prog: Optional[str] = None) -> argparse.Namespace:
+    """The options of the ``train`` or ``inference`` subcommand.
+
+    Args:
+        argv (list[str], optional): The arguments after the subcommand.
+        mode (str): ``'train'`` or ``'infer'``.
+        prog (str, optional): The name ``--help`` shows.
+
+    Returns:
+        argparse.Namespace: The options, with ``mode``.
+    """
     parser = argparse.ArgumentParser(
-        description='Real frames/s, s/step, peak memory and MFU of a recognizer')
+        prog=prog, description=f'Real frames/s, s/step, peak memory and MFU of a '
+        f'recognizer\'s {"training" if mode == "train" else "evaluation"} steps')
     parser.add_argument('config', help='config file, e.g. configs/adaptsign_phoenix14.py')
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument('--train', dest='mode', action='store_const', const='train',
-                      help='time training steps (default)')
-    mode.add_argument('--infer', dest='mode', action='store_const', const='infer',
-                      help='time evaluation steps')
-    parser.set_defaults(mode='train')
-    parser.add_argument('--batch-videos', type=int, default=2,
-                        help='videos per step (default: %(default)s, as the recipes)')
-    parser.add_argument('--steps', type=int, default=20, help='timed steps (default: 20)')
-    parser.add_argument('--warmup', type=int, default=5,
-                        help='untimed steps before (default: %(default)s)')
+    parser.set_defaults(mode=mode)
+    parser.add_argument('--frames', type=int, default=None,
+                        help='every video this many frames (gloss count frames // 8), '
+                        'one video per step, 1 warm-up and 1 timed step unless given '
+                        '(default: PHOENIX14 lengths, 2 videos, 5 warm-up, 20 timed)')
+    parser.add_argument('--batch-videos', type=int, default=None,
+                        help='videos per step (default: 2, as the recipes; 1 with --frames)')
+    parser.add_argument('--steps', type=int, default=None,
+                        help='timed steps (default: 20; 1 with --frames)')
+    parser.add_argument('--warmup', type=int, default=None,
+                        help='untimed steps before (default: 5; 1 with --frames)')
     parser.add_argument('--amp', choices=['auto', 'bf16', 'fp16', 'none'], default='auto',
                         help="autocast dtype; 'auto': the config's optimiser wrapper decides "
                              '(SignAmpOptimWrapper: bf16 on GPUs that have it, fp16 '
@@ -96,10 +115,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="'cuda', 'cuda:1', 'cpu' (default: cuda if available)")
     parser.add_argument('--lengths-file', default=None,
                         help='CSV with num_frames and num_glosses columns (default: PHOENIX14 '
-                             'train_lengths.csv / dev_lengths.csv in tools/analysis/data)')
+                             'train_lengths.csv / dev_lengths.csv in tools/dev/benchmark/'
+                             'data)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the length draws')
     parser.add_argument('--no-decode', action='store_true',
-                        help='--infer: stop at the logits (no CTC decoding)')
+                        help='inference: stop at the logits (no CTC decoding)')
     parser.add_argument('--peak-tflops', type=float, default=None,
                         help='peak device TFLOP/s for the MFU (default on a GPU: a dense '
                              'matrix product measured in the run\'s dtype)')
@@ -117,6 +137,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. model.padding_mode=frames')
     args = parser.parse_args(argv)
+    fixed = args.frames is not None
+    for name, default, with_frames in (('batch_videos', 2, 1), ('steps', 20, 1),
+                                       ('warmup', 5, 1)):
+        if getattr(args, name) is None:
+            setattr(args, name, with_frames if fixed else default)
+    if fixed and args.frames < 1:
+        parser.error('--frames must be at least 1')
+    if fixed and args.lengths_file:
+        parser.error('--frames and --lengths-file exclude each other')
     for name in ('batch_videos', 'steps'):
         if getattr(args, name) < 1:
             parser.error(f'--{name.replace("_", "-")} must be at least 1')
@@ -209,10 +238,6 @@ def optim_wrapper_config(cfg: Config, amp: Optional[torch.dtype], choice: str,
         wrapper['dtype'] = 'bfloat16' if amp == torch.bfloat16 else 'float16'
         if device.type == 'cpu':
             wrapper['cpu_dtype'] = 'bfloat16'
-    optimizer = wrapper['optimizer']
-    if (device.type == 'cuda' and optimizer.get('type') in ('Adam', 'AdamW')
-            and 'fused' not in optimizer and 'foreach' not in optimizer):
-        optimizer['fused'] = True
     return wrapper
 
 
@@ -306,11 +331,6 @@ def measure_peak_flops(device: torch.device, dtype: Optional[torch.dtype]) -> fl
     return 2 * 8192**3 / statistics.median(times)
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 def make_step(model: torch.nn.Module, mode: str, optim_wrapper: Any,
               amp: Optional[torch.dtype], device: torch.device, decode: bool):
     """A function running one step on a batch (no synchronisation inside)."""
@@ -390,8 +410,13 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     if device.type == 'cuda':
         torch.cuda.set_device(device)
     train = args.mode == 'train'
-    lengths_file = args.lengths_file or default_lengths_file('train' if train else 'dev')
-    rows = read_lengths(lengths_file)
+    if args.frames:
+        lengths_file = None
+        rows = [(f'video{args.frames}', args.frames, max(1, args.frames // 8))]
+    else:
+        lengths_file = osp.abspath(args.lengths_file
+                                   or default_lengths_file('train' if train else 'dev'))
+        rows = read_lengths(lengths_file)
     size = crop_size(cfg)
     model_cfg = model_config(cfg, args)
     amp = resolve_amp(cfg, args.amp, device)
@@ -419,8 +444,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         step(data[i])
     synchronize(device)
     warmup_seconds = time.perf_counter() - build_start
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
+    reset_peak_memory(device)
     start = time.perf_counter()
     outputs = None
     for i in range(args.warmup, args.warmup + args.steps):
@@ -433,14 +457,13 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     model_frames = sum(backbone_frames(model, [n for _, n, _ in batch]) for batch in timed)
     result: Dict[str, Any] = dict(
         config=args.config, mode=args.mode, device=str(device),
-        device_name=(torch.cuda.get_device_name(device) if device.type == 'cuda'
-                     else platform.processor() or platform.machine()),
-        cpu_threads=torch.get_num_threads(), torch=torch.__version__,
+        device_name=device_name(device), cpu_threads=torch.get_num_threads(),
+        torch=torch.__version__,
         amp=DTYPE_NAMES[amp], compile=args.compile, compile_mode=args.compile_mode,
         checkpointing=model_cfg['backbone'].get('checkpointing'),
         padding_mode=getattr(model, 'padding_mode', None),
         batch_videos=args.batch_videos, warmup=args.warmup, steps=args.steps,
-        image_size=size, lengths_file=osp.abspath(lengths_file), seed=args.seed,
+        image_size=size, lengths_file=lengths_file, frames=args.frames, seed=args.seed,
         decode=not train and not args.no_decode,
         real_frames=real_frames, backbone_frames=model_frames,
         frames_per_step=real_frames / args.steps, seconds=seconds,
@@ -453,11 +476,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
                                         optim_wrapper.optimizer.param_groups)
         result['device_side_skip'] = skips_on_device(optim_wrapper)
         result['last_loss'] = float(outputs['loss'].detach())
-    if device.type == 'cuda':
-        result['peak_mem_gib'] = torch.cuda.max_memory_allocated(device) / 2**30
-        result['peak_reserved_gib'] = torch.cuda.max_memory_reserved(device) / 2**30
-    else:
-        result['peak_mem_gib'] = result['peak_reserved_gib'] = None
+    result.update(peak_memory(device))
 
     per_frame = flops_per_frame(model_cfg, size, train)
     achieved = per_frame * model_frames / seconds
@@ -473,7 +492,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
 
     if args.worst_case_memory and device.type == 'cuda':
         longest = sorted(rows, key=lambda row: -row[1])[:args.batch_videos]
-        torch.cuda.reset_peak_memory_stats(device)
+        reset_peak_memory(device)
         step(pool.batch(longest, num_classes, seed=len(data)))
         synchronize(device)
         result['worst_case_lengths'] = [n for _, n, _ in longest]
@@ -504,6 +523,9 @@ def format_report(result: Dict[str, Any]) -> str:
     if not cpu:
         lines.append(f'  peak memory        {result["peak_mem_gib"]:12.2f} GiB allocated, '
                      f'{result["peak_reserved_gib"]:.2f} GiB reserved')
+    else:
+        lines.append(f'  peak memory        {result["peak_rss_mib"]:12,.0f} MiB resident '
+                     '(the process, model build included)')
     if 'worst_case_peak_mem_gib' in result:
         lines.append(f'  worst case {result["worst_case_lengths"]} frames: '
                      f'{result["worst_case_peak_mem_gib"]:.2f} GiB allocated, '
@@ -530,15 +552,10 @@ def format_report(result: Dict[str, Any]) -> str:
     return '\n'.join(lines)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
+def main(argv: Optional[Sequence[str]] = None, mode: str = 'train',
+         prog: Optional[str] = None) -> int:
+    """Run the ``train`` (``mode='train'``) or ``inference`` (``'infer'``) subcommand."""
+    args = parse_args(argv, mode, prog)
     result = run(args)
-    print(format_report(result))
-    if args.json:
-        with open(args.json, 'w', encoding='utf-8') as f:
-            json.dump(result, f, indent=1)
+    write_result(result, format_report(result), args.json)
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())
