@@ -49,11 +49,6 @@ class DtypeRecorder:
                              set()).add(output.dtype)
 
 
-@pytest.fixture
-def unformatted_config_text(monkeypatch):
-    monkeypatch.setattr('mmengine.config.config.FormatCode',
-                        lambda text, **kwargs: (text, False))
-
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path (bf16 autocast)')
 @pytest.mark.parametrize('amp', [None, 'bf16'])
