@@ -14,7 +14,11 @@ from mmengine.dist import is_distributed
 from mmengine.logging import print_log
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from torch import Tensor, nn
-from torch.amp import GradScaler
+
+try:
+    from torch.amp import GradScaler  # torch >= 2.3
+except ImportError:
+    from torch.cuda.amp import GradScaler
 
 from mmsign.engine.nonfinite import RunningStatsSnapshot
 
