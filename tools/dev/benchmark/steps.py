@@ -159,7 +159,7 @@ def read_lengths(path: str) -> List[Tuple[str, int, int]]:
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'video lengths not found at {path}: pass --lengths-file (a CSV with '
-            'num_frames and num_glosses columns, e.g. tools/analysis/data/phoenix2014/'
+            'num_frames and num_glosses columns, e.g. tools/dev/benchmark/data/phoenix2014/'
             'train_lengths.csv)')
     with open(path, newline='', encoding='utf-8') as f:
         rows = [(row.get('fileid', f'video{i}'), int(row['num_frames']),

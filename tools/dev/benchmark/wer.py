@@ -108,7 +108,7 @@ def main(argv=None, prog=None) -> int:
     args = parse_args(argv, prog)
     sclite = shutil.which(args.sclite or 'sclite') or shutil.which('/usr/lib/sctk/bin/sclite')
     if sclite is None:
-        print('benchmark_wer: sclite not found: apt-get install sctk or pass --sclite',
+        print('benchmark.py wer: sclite not found: apt-get install sctk or pass --sclite',
               file=sys.stderr)
         return 2
     ref_path = osp.join(args.data_root, 'phoenix2014',
@@ -157,7 +157,7 @@ def main(argv=None, prog=None) -> int:
         pipeline()
         official = sclite_counts(osp.join(tmp, 'merged.ctm.dtl'))
         if not mine == from_files() == official == score_wer_command():
-            print(f'benchmark_wer: counts differ: mmsign {mine}, sclite {official}',
+            print(f'benchmark.py wer: counts differ: mmsign {mine}, sclite {official}',
                   file=sys.stderr)
             return 1
         seconds = {
