@@ -77,7 +77,7 @@ def runner(name: str) -> Callable[[List[str]], int]:
         return lambda argv: load(module).main(argv, mode=mode, prog=prog)
     if name in ('onnx', 'video-memory'):
         kind = 'speed' if name == 'onnx' else 'memory'
-        return lambda argv: load(module).main([kind, *argv], prog=prog)
+        return lambda argv: load(module).main(argv, prog=prog, what=kind)
     return lambda argv: status(load(module).main(argv, prog=prog))
 
 

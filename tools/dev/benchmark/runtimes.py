@@ -104,22 +104,24 @@ def memory(args: argparse.Namespace) -> list:
     return rows
 
 
-def main(argv=None, prog=None) -> int:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n')[0])
-    sub = parser.add_subparsers(dest='what', required=True)
-    s = sub.add_parser('speed', help='frames/s, PyTorch vs onnxruntime, ViT-B/16')
-    s.add_argument('--frames', type=int, default=16)
-    s.add_argument('--repeats', type=int, default=3)
-    s.add_argument('--threads', type=int, default=2)
-    m = sub.add_parser('memory', help='peak RSS vs video length')
-    m.add_argument('--lengths', type=int, nargs='+', default=[600, 1200, 2400])
-    m.add_argument('--window', type=int, default=128, help='0: one pass')
-    m.add_argument('--config', default=SYNTHETIC)
-    m.add_argument('--options', type=json.loads, default={},
-                   help='cfg_options as JSON, e.g. \'{"model.backbone.pretrained": null}\'')
-    m.add_argument('--threads', type=int, default=2)
+def main(argv=None, prog=None, what='speed') -> int:
+    """Run ``speed`` (the ``onnx`` subcommand) or ``memory`` (``video-memory``)."""
+    if what == 'speed':
+        parser = argparse.ArgumentParser(
+            prog=prog, description='CPU frames/s, PyTorch vs onnxruntime, ViT-B/16')
+        parser.add_argument('--frames', type=int, default=16)
+        parser.add_argument('--repeats', type=int, default=3)
+    else:
+        parser = argparse.ArgumentParser(
+            prog=prog, description='peak RSS of inference_recognizer vs video length')
+        parser.add_argument('--lengths', type=int, nargs='+', default=[600, 1200, 2400])
+        parser.add_argument('--window', type=int, default=128, help='0: one pass')
+        parser.add_argument('--config', default=SYNTHETIC)
+        parser.add_argument('--options', type=json.loads, default={},
+                            help='cfg_options as JSON, e.g. '
+                            '\'{"model.backbone.pretrained": null}\'')
+    parser.add_argument('--threads', type=int, default=2)
     args = parser.parse_args(argv)
-    result = speed(args) if args.what == 'speed' else memory(args)
+    result = speed(args) if what == 'speed' else memory(args)
     print(json.dumps(result))
     return 0
-
