@@ -37,9 +37,9 @@ env_cfg = dict(
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 
-# Scalars go to the work dir's JSON logs. For TensorBoard event files too (after
-# `pip install tensorboard`), add dict(type='TensorboardVisBackend').
-vis_backends = [dict(type='LocalVisBackend')]
+# Scalars go to the work dir's JSON logs and to TensorBoard event files (mmengine's own
+# backends; tensorboard is a requirement of mmsign).
+vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
 visualizer = dict(type='ActionVisualizer', vis_backends=vis_backends)
 
 # A random seed per run unless --seed is given (tools/train.py fills in `seed`).

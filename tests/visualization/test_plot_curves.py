@@ -1,6 +1,7 @@
 """Training curves: a real 2-epoch run of the synthetic recipe through tools/train.py
 writes loss and dev WER to mmengine's local backend and TensorBoard;
 tools/analysis/plot_curves.py draws them."""
+import glob
 import os
 import os.path as osp
 import sys
@@ -48,6 +49,8 @@ def test_training_writes_loss_and_wer_per_epoch(trained_work_dir):
     assert curves.loss_keys()[0] == 'loss' and 'loss_distill' in curves.loss_keys()
     assert curves.epoch_means('loss')[2] == pytest.approx(
         (curves.train[2]['loss'] + curves.train[3]['loss']) / 2)
+    (vis_data, ) = glob.glob(osp.join(trained_work_dir, '*', 'vis_data'))
+    assert glob.glob(osp.join(vis_data, 'events.out.tfevents.*')), 'no TensorBoard events'
 
 
 def test_plot_curves_tool(trained_work_dir, tmp_path, capsys):
