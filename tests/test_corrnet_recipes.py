@@ -50,7 +50,7 @@ def test_recipe_holds_the_released_settings(recipe, fixture, num_classes, stages
     backbone = cfg.model.backbone
     assert backbone.type == 'CorrNetResNet' and backbone.arch == 'resnet18'
     assert backbone.pretrained == 'torchvision://resnet18' and backbone.base_channels == 64
-    assert tuple(backbone.corr_stages) == stages
+    assert tuple(int(k[-1]) for k, v in sorted(backbone.stage_modules.items()) if v) == stages
     assert cfg.model.vocab == cfg.vocab_file and cfg.num_classes == num_classes
     assert cfg.optim_wrapper.optimizer == dict(type='Adam', lr=1e-4, weight_decay=1e-4)
     assert cfg.train_cfg.max_epochs == 40 and cfg.train_dataloader.batch_size == 2

@@ -20,11 +20,16 @@ SPECS = {
         'AdaptSignViT': dict(arch=TINY_CLIP),
         'AdaptSignMMPretrainViT': dict(vit=TINY_MMPRETRAIN),
         'CorrNetResNet': dict(base_channels=16),
+        'CorrelationIdentification': dict(channels=32),
+        'FrameWiseResNet': dict(base_channels=16),
+        'LocalSignGraph': dict(channels=16),
+        'TemporalSignGraph': dict(channels=16),
         'SignDataPreprocessor': dict(),
         'CTCGreedyDecoder': dict(),
         'CTCBeamSearchDecoder': dict(),
         'SignCTCLoss': dict(),
         'SequenceDistillLoss': dict(),
+        'LiftingLoss': dict(),
         'SignCTCHead': {k: v for k, v in HEAD.items() if k != 'type'},
         'SignRecognizer': dict(backbone=dict(type='AdaptSignViT', arch=TINY_CLIP),
                                head=dict(type='SignCTCHead', hidden_channels=16),
@@ -52,6 +57,10 @@ SPECS = {
                                         'NonFiniteStepHook')},
     'LOOPS': {'ResumableEpochBasedTrainLoop': dict(max_epochs=1),
               'AmpValLoop': dict(dtype='bfloat16'), 'AmpTestLoop': dict(dtype=None)},
+    'RUNNERS': {'SignRunner': dict(
+        model=dict(type='SignRecognizer', backbone=dict(type='AdaptSignViT', arch=TINY_CLIP),
+                   head=dict(type='SignCTCHead', hidden_channels=16), vocab=GLOSSES),
+        work_dir='{tmp}/runner', default_scope='mmaction')},
 }
 
 DRIVER = textwrap.dedent('''
@@ -96,6 +105,9 @@ DRIVER = textwrap.dedent('''
                 if 'max_epochs' not in args:
                     default_args['evaluator'] = Evaluator([])
                 obj = registry.build(args, default_args=default_args)
+            elif name == 'RUNNERS':
+                args = dict(args, runner_type=args.pop('type'))
+                obj = registry.build(Config(args))
             else:
                 obj = registry.build(args)
             assert type(obj).__name__ == type_name, (type_name, type(obj))

@@ -1,7 +1,8 @@
 """Evaluate a checkpoint with the mmengine Runner (WER on the test split).
 
 Example:
-    python tools/test.py configs/adaptsign_synthetic.py work_dirs/.../best_wer_seq_epoch_8.pth
+    python tools/test.py configs/adaptsign_synthetic.py work_dirs/.../best_wer_seq_epoch_8.pth \
+        --out-dir work_dirs/test_out
     bash tools/dist_test.sh configs/adaptsign_phoenix14.py CHECKPOINT 8
 
 Every option sets a config key (the config dump in the log file shows what ran); the
@@ -31,8 +32,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--dump', type=str,
                         help='dump the per-sample predictions to this pickle file')
     parser.add_argument(
-        '--show-dir', help='write the hypothesis CTM files and the per-sample '
-        'alignment report of the WER metric into this folder')
+        '--out-dir', '--show-dir', dest='out_dir', metavar='DIR',
+        help='write what the WER metric scored into DIR: the hypotheses (hyp_<branch>.ctm), '
+        'the references (ref.stm, unless the config names a reference STM), the per-sample '
+        'errors (errors_<branch>.json, report_<branch>.md) and alignments')
     parser.add_argument('--amp', nargs='?', const='auto', choices=['auto', 'bf16', 'fp16'],
                         help='run the model under autocast: bf16 (GPUs that have it, and '
                         'the CPU) or fp16 (GPUs); no value: bf16 where supported')
@@ -40,6 +43,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='override config entries')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
+    parser.add_argument('--verbose', action='store_true',
+                        help='print the config dump and the hook table on the terminal '
+                        'too (they are always in the log file)')
     parser.add_argument('--debug', action='store_true',
                         help='show the traceback of a failure (or set MMSIGN_DEBUG=1)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -64,14 +70,19 @@ def build_config(args: argparse.Namespace):
     cfg.load_from = args.checkpoint
     evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
         cfg.test_evaluator]
-    if args.show_dir:
-        for evaluator in evaluators:
-            if evaluator.get('type') == 'WERMetric':
-                evaluator['out_dir'] = args.show_dir
+    if args.out_dir:
+        wer_metrics = [e for e in evaluators if e.get('type') == 'WERMetric']
+        if not wer_metrics:
+            raise ValueError('--out-dir: the config\'s test_evaluator has no WERMetric to '
+                             'write the hypotheses and errors')
+        for evaluator in wer_metrics:
+            evaluator['out_dir'] = args.out_dir
     if args.dump:
         if not args.dump.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--dump must end with .pkl or .pickle, got {args.dump}')
         cfg.test_evaluator = [*evaluators, dict(type='DumpResults', out_file_path=args.dump)]
+    if args.verbose:
+        cfg.verbose_terminal = True
     return cfg
 
 
@@ -86,7 +97,11 @@ def build(args: argparse.Namespace):
     """
     import mmsign  # noqa: F401  (registers mmsign's modules before the config is built)
     from mmsign.cli.runtime import build_runner
-    return build_runner(build_config(args))
+    from mmsign.datasets.preflight import check_data_sources
+    cfg = build_config(args)
+    # A missing data root or annotation file is reported before the model is built.
+    check_data_sources(cfg, ('test_dataloader',), ('test_evaluator',))
+    return build_runner(cfg)
 
 
 def main(argv: Optional[List[str]] = None) -> None:

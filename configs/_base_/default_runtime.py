@@ -2,7 +2,10 @@ default_scope = 'mmaction'
 custom_imports = dict(imports=['mmsign'], allow_failed_imports=False)
 # Everything below is what runs, with mmsign's tools and with mmaction2's own
 # tools/train.py and tools/test.py alike (docs/reliability.md says what each piece does).
-# The Runner is mmengine's own; mmsign adds only what it lacks (docs/reliability.md).
+# SignRunner is mmengine's Runner that keeps the config dump and the hook table in the log
+# file (the terminal shows them with verbose_terminal=True, or tools/train.py --verbose).
+runner_type = 'SignRunner'
+verbose_terminal = False
 
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),
@@ -37,8 +40,6 @@ env_cfg = dict(
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 
-# Scalars go to the work dir's JSON logs and to TensorBoard event files (mmengine's own
-# backends; tensorboard is a requirement of mmsign).
 vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
 visualizer = dict(type='ActionVisualizer', vis_backends=vis_backends)
 

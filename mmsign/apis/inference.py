@@ -124,7 +124,7 @@ def _load_weights(model: nn.Module, state_dict: Mapping[str, Tensor],
             f'the checkpoint does not fit the model of the config: missing {missing}, '
             f'unexpected {result.unexpected_keys}; check that config and checkpoint belong '
             'together (released checkpoints: convert them with '
-            'tools/model_converters/adaptsign_official_to_mmsign.py)')
+            'tools/model_converters/released_to_mmsign.py)')
     return list(result.missing_keys)
 
 

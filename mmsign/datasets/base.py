@@ -9,6 +9,7 @@ from mmengine.logging import print_log
 from mmsign.datasets.errors import SignAnnotationError, SignDataError, SignLoadError
 from mmsign.datasets.layouts import SignLayout, read_split
 from mmsign.datasets.vocabulary import GlossVocabulary, VocabLike, as_vocabulary
+from mmsign.utils.sample_seed import sample_seed
 
 #: Samples listed with their unknown glosses in the warning; the rest are counted.
 _MAX_LISTED = 50
@@ -222,7 +223,12 @@ class BaseSignDataset(BaseDataset):
         return info
 
     def __getitem__(self, idx: int) -> dict:
-        """The processed sample ``idx``; see ``on_error`` for unloadable samples."""
+        """The processed sample ``idx``; see ``on_error`` for unloadable samples. A
+        :class:`~mmsign.utils.sample_seed.SeededIndex` seeds its random numbers."""
+        with sample_seed(idx):
+            return self._get_item(idx)
+
+    def _get_item(self, idx: int) -> dict:
         if self.on_error == 'raise':
             return super().__getitem__(idx)
         skipped = []

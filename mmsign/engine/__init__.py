@@ -19,11 +19,12 @@ from mmsign.engine.loops import AmpTestLoop, AmpValLoop, ResumableEpochBasedTrai
 from mmsign.engine.nonfinite import NonFiniteStepHook
 from mmsign.engine.optim_wrapper import SignAmpOptimWrapper, SignOptimWrapper
 from mmsign.engine.resume import CheckpointError, check_checkpoint, find_resume_checkpoint
+from mmsign.engine.runner import SignRunner
 
 allow_mmengine_checkpoints()
 
 __all__ = [
-    'AmpTestLoop', 'AmpValLoop', 'AtomicLocalBackend', 'allow_mmengine_checkpoints',
+    'AmpTestLoop', 'AmpValLoop', 'AtomicLocalBackend', 'SignRunner', 'allow_mmengine_checkpoints',
     'BadSampleReportHook', 'CheckpointCompatibilityHook',
     'CheckpointError', 'check_checkpoint', 'DeviceAwareDistributedDataParallel',
     'find_resume_checkpoint', 'NonFiniteStepHook', 'prepare_cpu_distributed',

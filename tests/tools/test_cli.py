@@ -1,7 +1,8 @@
 """tools/train.py and tools/test.py speak plainly, tried through their command lines: a
 known failure is one line and exit status 1 (``--debug`` / ``MMSIGN_DEBUG=1`` show the
 traceback), ``--help`` answers before torch is imported, ``--resume`` with nothing to
-resume says so and Ctrl-C names the checkpoint to resume from."""
+resume says so, Ctrl-C names the checkpoint to resume from, and the config dump and hook
+table stay in the log file unless ``--verbose``."""
 import glob
 import os
 import os.path as osp
@@ -164,3 +165,15 @@ def test_resume_from_nothing_ctrl_c_and_quiet_terminal(tmp_path):
     named = line.split('the last complete checkpoint is ', 1)[1].split(':', 1)[0]
     assert osp.isfile(named) and osp.basename(named).startswith('epoch_')
     assert line.endswith('--resume') and f'--work-dir {work_dir}' in line
+    # the config dump and hook table are in the log file only
+    assert 'Config:' not in text and 'Hooks will be executed' not in text
+    (log_file, ) = glob.glob(osp.join(work_dir, '*', '*.log'))
+    with open(log_file) as f:
+        logged = f.read()
+    assert 'Config:' in logged and 'Hooks will be executed' in logged
+    assert f'config dump, hook order and PyTorch build details: in {log_file}' in text
+    # --verbose prints them on the terminal too
+    shown = run([TEST, SYNTHETIC, named, '--work-dir', work_dir, '--verbose',
+                 '--cfg-options', *small(data_root)], tmp_path)
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    assert 'Config:' in shown.stdout and 'Hooks will be executed' in shown.stdout
