@@ -43,12 +43,6 @@ def load_train_tool():
     return module
 
 
-@pytest.fixture
-def unformatted_config_text(monkeypatch):
-    """yapf takes seconds per config dump on 2 cores; formatting is not under test."""
-    monkeypatch.setattr('mmengine.config.config.FormatCode',
-                        lambda text, **kwargs: (text, False))
-
 
 @pytest.mark.parametrize('recipe,fixture,num_classes,stages,twin', RECIPES, ids=IDS)
 def test_recipe_holds_the_released_settings(recipe, fixture, num_classes, stages, twin):

@@ -53,7 +53,6 @@ SPECS = {
         'SignFlip': dict(), 'PackSignInputs': dict(),
     },
     'METRICS': {'WERMetric': dict(normalize='phoenix2014')},
-    'VISBACKENDS': {'TensorboardIfInstalledVisBackend': dict(save_dir='{tmp}/vis')},
     'OPTIM_WRAPPERS': {'SignAmpOptimWrapper': dict(), 'SignOptimWrapper': dict()},
     'MODEL_WRAPPERS': {'DeviceAwareDistributedDataParallel': dict()},
     'HOOKS': {name: dict() for name in ('SafeCheckpointHook', 'TrainRandomStateHook',

@@ -139,12 +139,6 @@ def built(runner: Runner, train: bool) -> dict:
     return found
 
 
-@pytest.fixture
-def unformatted_config_text(monkeypatch):
-    """Skip yapf in the config dump (seconds per call on a 2-core machine)."""
-    monkeypatch.setattr('mmengine.config.config.FormatCode',
-                        lambda text, **kwargs: (text, False))
-
 
 @pytest.mark.parametrize('recipe', list(RECIPES))
 def test_stock_tools_build_what_mmsign_tools_build(recipe, request, tmp_path,

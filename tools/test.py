@@ -63,7 +63,7 @@ def build_config(args: argparse.Namespace):
     Returns:
         Config: The config the Runner is built from.
     """
-    from mmsign.apis.runtime import apply_common_args, load_config, parse_cfg_options
+    from mmsign.cli.runtime import apply_common_args, load_config, parse_cfg_options
     cfg = load_config(args.config, parse_cfg_options(args.cfg_options))
     apply_common_args(cfg, args, default_work_dir=osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0]))
@@ -96,7 +96,7 @@ def build(args: argparse.Namespace):
         Runner: The runner.
     """
     import mmsign  # noqa: F401  (registers mmsign's modules before the config is built)
-    from mmsign.apis.runtime import build_runner
+    from mmsign.cli.runtime import build_runner
     from mmsign.datasets.preflight import check_data_sources
     cfg = build_config(args)
     # A missing data root or annotation file is reported before the model is built.
@@ -107,7 +107,7 @@ def build(args: argparse.Namespace):
 def main(argv: Optional[List[str]] = None) -> None:
     """Test; a known failure ends with one line and exit status 1."""
     args = parse_args(argv)
-    from mmsign.apis.cli import run_cli
+    from mmsign.cli.command import run_cli
     run_cli(lambda: build(args).test(), PROG, debug=args.debug or None)
 
 

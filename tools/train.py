@@ -72,7 +72,7 @@ def build_config(args: argparse.Namespace):
     Returns:
         Config: The config the Runner is built from.
     """
-    from mmsign.apis.runtime import apply_common_args, load_config, parse_cfg_options
+    from mmsign.cli.runtime import apply_common_args, load_config, parse_cfg_options
     cfg = load_config(args.config, parse_cfg_options(args.cfg_options))
     apply_common_args(cfg, args, default_work_dir=osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0]))
@@ -109,7 +109,7 @@ def build(args: argparse.Namespace):
         Runner: The runner.
     """
     import mmsign  # noqa: F401  (registers mmsign's modules before the config is built)
-    from mmsign.apis.runtime import build_runner
+    from mmsign.cli.runtime import build_runner
     from mmsign.datasets.preflight import check_data_sources
     cfg = build_config(args)
     # A missing data root or annotation file is reported before the model is built.
@@ -175,7 +175,7 @@ def train(args: argparse.Namespace) -> None:
     to try next."""
     from mmengine.dist import is_main_process
 
-    from mmsign.apis.cli import caused_by_ctrl_c, interrupted_training
+    from mmsign.cli.command import caused_by_ctrl_c, interrupted_training
     runner = build(args)
     try:
         runner.train()
@@ -191,7 +191,7 @@ def train(args: argparse.Namespace) -> None:
 def main(argv: Optional[List[str]] = None) -> None:
     """Train; a known failure ends with one line and exit status 1."""
     args = parse_args(argv)
-    from mmsign.apis.cli import run_cli
+    from mmsign.cli.command import run_cli
     run_cli(lambda: train(args), PROG, debug=args.debug or None)
 
 

@@ -25,7 +25,6 @@ from mmsign.apis.pipeline import (
     inference_steps,
     pipeline_frame_size,
 )
-from mmsign.apis.runtime import load_config
 from mmsign.apis.video_input import VideoInput, VideoSource
 from mmsign.datasets.vocabulary import GlossVocabulary
 from mmsign.engine.checkpoint import (
@@ -40,6 +39,7 @@ from mmsign.models.decoders.timestamps import (
     frame_stride,
     gloss_timestamps,
 )
+from mmsign.utils.config import load_config
 from mmsign.utils.state_dict import first_difference, strip_prefix
 
 

@@ -9,8 +9,9 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from mmaction.registry import DATASETS
 
-from mmsign.datasets.base import DATA_HINT, BaseSignDataset
+from mmsign.datasets.base import BaseSignDataset
 from mmsign.datasets.errors import SignAnnotationError
+from mmsign.datasets.layouts import DATA_HINT
 from mmsign.datasets.synthetic_dataset import SyntheticSignDataset
 
 

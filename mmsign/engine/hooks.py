@@ -38,6 +38,9 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 class TrainRandomStateHook(Hook):
     """Make a resumed run draw the same random numbers as an uninterrupted one.
 
+    mmengine lacks it: its checkpoints record the seed, not the generators' state, so a
+    resumed run draws other random numbers than the uninterrupted one would have.
+
     - Each checkpoint stores the state of the global generators (Python, numpy, torch
       CPU and CUDA) under ``random_state``, as it was after the last training iteration.
     - Validation during training runs on a copy of that state and the training state is
@@ -115,6 +118,8 @@ class TrainRandomStateHook(Hook):
 @HOOKS.register_module()
 class BadSampleReportHook(Hook):
     """Count and report the samples a dataset with ``on_error='skip'`` could not load.
+
+    mmengine lacks it: a dataset that passes over a sample leaves no trace in its logs.
 
     The dataset logs each unreadable sample once and returns another sample in its
     place, naming the skipped one in the metainfo ``skipped_samples`` (this also works

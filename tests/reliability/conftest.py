@@ -1,10 +1,7 @@
 """One tiny synthetic data set and one uninterrupted training run, shared by the tests."""
-import io
-import logging
 import os.path as osp
 
 import pytest
-from mmengine.logging import MMLogger
 from reliability_helpers import generator_options, log_of, recipe_workers, train, write_config
 
 from mmsign.datasets.synthetic import ensure_synthetic_dataset
@@ -36,13 +33,3 @@ def baseline(tmp_path_factory, data_root) -> str:
     assert all(osp.isfile(osp.join(work_dir, f'epoch_{n}.pth')) for n in (1, 2, 3))
     return work_dir
 
-
-@pytest.fixture
-def mm_log():
-    """What mmengine's current logger writes during the test."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    yield stream
-    logger.removeHandler(handler)

@@ -33,7 +33,7 @@ from mmengine.runner import Runner
 
 import mmsign  # noqa: F401  (registers mmsign's modules)
 from mmsign.apis import init_recognizer
-from mmsign.apis.runtime import DictAction
+from mmsign.cli.runtime import DictAction
 from mmsign.evaluation import format_counts, read_stm, score_corpus
 from mmsign.models.decoders import CTCBeamSearchDecoder, CTCGreedyDecoder
 

@@ -59,8 +59,8 @@ from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mmsign.apis import VideoSource, inference_recognizer, init_recognizer
-from mmsign.apis.cli import run_cli
-from mmsign.apis.runtime import DictAction
+from mmsign.cli.command import run_cli
+from mmsign.cli.runtime import DictAction
 from mmsign.datasets.errors import SignLoadError
 from mmsign.visualization import attention_overlays, video_attention
 

@@ -24,7 +24,7 @@ from typing import Optional
 
 from mmaction.registry import DATASETS
 
-from mmsign.apis.runtime import load_config
+from mmsign.cli.runtime import load_config
 from mmsign.models.converters import (
     RELEASED_NUM_CLASSES,
     OfficialCheckpointError,

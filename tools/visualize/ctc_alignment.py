@@ -43,8 +43,8 @@ def draw(args: argparse.Namespace) -> int:
     from mmengine.registry import init_default_scope
 
     from mmsign.apis import inference_recognizer, init_recognizer
-    from mmsign.apis.cli import require_paths
-    from mmsign.apis.runtime import load_config, parse_cfg_options
+    from mmsign.cli.command import require_paths
+    from mmsign.cli.runtime import load_config, parse_cfg_options
     from mmsign.engine.checkpoint import check_checkpoint_file
     from mmsign.visualization import plot_recognition
 
@@ -74,7 +74,7 @@ def draw(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    from mmsign.apis.cli import run_cli
+    from mmsign.cli.command import run_cli
     return run_cli(lambda: draw(args), PROG, debug=args.debug or None)
 
 

@@ -3,7 +3,7 @@
 Example (today's checkout against an older one, side by side in one run)::
 
     git worktree add /tmp/mmsign_before <older commit>
-    python tools/analysis/benchmark_startup.py --runs 5 --checkout . /tmp/mmsign_before
+    python tools/analysis/benchmark.py startup --runs 5 --checkout . /tmp/mmsign_before
 
 For each checkout (put first on ``PYTHONPATH``, so its ``mmsign`` is the one imported):
 ``python -c "import mmsign"`` and ``python tools/analysis/score_wer.py --help``, each run
@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 COMMANDS = {
     'import mmsign': ['-c', 'import mmsign'],
@@ -26,8 +26,9 @@ COMMANDS = {
 }
 
 
-def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+def parse_args(argv: Sequence[str] = None,
+               prog: Optional[str] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n\n')[0])
     parser.add_argument('--checkout', nargs='+', default=['.'],
                         help='repository checkouts to compare (default: this one)')
     parser.add_argument('--runs', type=int, default=5, help='fresh processes per command')
@@ -44,8 +45,8 @@ def wall_time(checkout: str, args: List[str]) -> float:
     return time.perf_counter() - start
 
 
-def main(argv: Sequence[str] = None) -> int:
-    args = parse_args(argv)
+def main(argv: Sequence[str] = None, prog: Optional[str] = None) -> int:
+    args = parse_args(argv, prog)
     checkouts = [osp.abspath(path) for path in args.checkout]
     times: Dict[str, Dict[str, List[float]]] = {
         path: {name: [] for name in COMMANDS} for path in checkouts}
@@ -65,6 +66,3 @@ def main(argv: Sequence[str] = None) -> int:
         print(f'| {path} | ' + ' | '.join(f'{row[name]:.2f}' for name in COMMANDS) + ' |')
     return 0
 
-
-if __name__ == '__main__':
-    sys.exit(main())

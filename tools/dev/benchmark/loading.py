@@ -13,11 +13,11 @@ train pipeline decodes fewer (only the distinct frames the temporal rescale keep
 
 By default it writes synthetic 256x256 PNG videos (a signer-like scene with camera
 noise, about 95 KB per frame) whose lengths are drawn from the real PHOENIX14 training
-split (``--lengths``, a ``*_lengths.csv`` such as those in tools/analysis/data/).
+split (``--lengths``, a ``*_lengths.csv`` such as those in tools/dev/benchmark/data/).
 ``--data-root`` benchmarks frame folders of a prepared dataset instead::
 
-    python tools/analysis/benchmark_loading.py --num-videos 40
-    python tools/analysis/benchmark_loading.py --dataset phoenix2014 \
+    python tools/analysis/benchmark.py loading --num-videos 40
+    python tools/analysis/benchmark.py loading --dataset phoenix2014 \
         --data-root data/phoenix2014/phoenix-2014-multisigner --num-videos 200
 """
 import argparse
@@ -47,8 +47,7 @@ from mmsign.datasets.transforms import (
 )
 from mmsign.datasets.transforms.loading import list_frames
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEFAULT_LENGTHS = osp.join(REPO_ROOT, 'tools', 'analysis', 'data', 'phoenix2014',
+DEFAULT_LENGTHS = osp.join(osp.dirname(osp.abspath(__file__)), 'data', 'phoenix2014',
                            'train_lengths.csv')
 
 
@@ -181,9 +180,10 @@ def report(name: str, result: Dict[str, float]) -> str:
 
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Optional[Sequence[str]] = None,
+               prog: Optional[str] = None) -> argparse.Namespace:
     """Parse the command line."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument('--num-videos', type=int, default=40)
     parser.add_argument('--lengths', default=DEFAULT_LENGTHS,
                         help='*_lengths.csv to draw synthetic video lengths from')
@@ -201,9 +201,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> List[str]:
+def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> List[str]:
     """Run the benchmark; prints and returns the Markdown table rows."""
-    args = parse_args(argv)
+    args = parse_args(argv, prog)
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     np.random.seed(args.seed)
@@ -244,6 +244,3 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     print('\n'.join(rows))
     return rows
 
-
-if __name__ == '__main__':
-    main()

@@ -2,17 +2,18 @@
 
 Examples:
     # frames/s of the recipe's ViT-B/16 AdaptSign (random weights), both runtimes
-    python tools/analysis/benchmark_inference.py speed --frames 16 --repeats 3 --threads 2
+    python tools/analysis/benchmark.py onnx --frames 16 --repeats 3 --threads 2
     # peak RSS of inference_recognizer as the video grows (one subprocess per length)
-    python tools/analysis/benchmark_inference.py memory --lengths 600 1200 2400
+    python tools/analysis/benchmark.py video-memory --lengths 600 1200 2400
 
-``speed`` builds ``configs/adaptsign_phoenix14.py`` with random CLIP weights (no download)
-and the PHOENIX14 vocabulary, exports it with ``tools/deployment/export_onnx.py``'s
-exporter, and times the network alone (frames in, log-probabilities out) on the same
-packed 224x224 frames: PyTorch's :class:`ExportableRecognizer` under ``torch.no_grad``
-and an onnxruntime CPU session, best of ``--repeats`` after one warm-up run each.
-``memory`` runs :func:`mmsign.apis.inference_recognizer` on generated 256x256 mp4 videos
-of each length in a fresh process and reports ``ru_maxrss``.
+``onnx`` (``speed`` here) builds ``configs/adaptsign_phoenix14.py`` with random CLIP
+weights (no download) and the PHOENIX14 vocabulary, exports it with
+``tools/deployment/export_onnx.py``'s exporter, and times the network alone (frames
+in, log-probabilities out) on the same packed 224x224 frames: PyTorch's
+:class:`ExportableRecognizer` under ``torch.no_grad`` and an onnxruntime CPU session,
+best of ``--repeats`` after one warm-up run each.
+``video-memory`` (``memory`` here) runs :func:`mmsign.apis.inference_recognizer` on
+generated 256x256 mp4 videos of each length in a fresh process and reports ``ru_maxrss``.
 """
 import argparse
 import json
@@ -21,38 +22,30 @@ import os.path as osp
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmsign.utils.benchmark import best_of
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 RECIPE = osp.join(REPO, 'configs', 'adaptsign_phoenix14.py')
 SYNTHETIC = osp.join(REPO, 'configs', 'adaptsign_synthetic.py')
 VOCAB = osp.join(REPO, 'tests', 'data', 'phoenix2014', 'gloss_vocab.json')
 
 MEMORY_CHILD = '''
-import json, resource, sys
+import json, sys
 import torch
 from mmsign.apis import inference_recognizer, init_recognizer
+from mmsign.utils.benchmark import peak_rss_mib
 torch.manual_seed(0)
 config, video, window = sys.argv[1], sys.argv[2], int(sys.argv[3])
 options = json.loads(sys.argv[4])
 model = init_recognizer(config, cfg_options=options)
 result = inference_recognizer(model, video, window=window or None)
 print(json.dumps(dict(frames=result.num_frames, windows=result.windows,
-                      rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
+                      rss_mib=peak_rss_mib())))
 '''
-
-
-def best_of(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def speed(args: argparse.Namespace) -> dict:
@@ -111,25 +104,24 @@ def memory(args: argparse.Namespace) -> list:
     return rows
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    sub = parser.add_subparsers(dest='what', required=True)
-    s = sub.add_parser('speed', help='frames/s, PyTorch vs onnxruntime, ViT-B/16')
-    s.add_argument('--frames', type=int, default=16)
-    s.add_argument('--repeats', type=int, default=3)
-    s.add_argument('--threads', type=int, default=2)
-    m = sub.add_parser('memory', help='peak RSS vs video length')
-    m.add_argument('--lengths', type=int, nargs='+', default=[600, 1200, 2400])
-    m.add_argument('--window', type=int, default=128, help='0: one pass')
-    m.add_argument('--config', default=SYNTHETIC)
-    m.add_argument('--options', type=json.loads, default={},
-                   help='cfg_options as JSON, e.g. \'{"model.backbone.pretrained": null}\'')
-    m.add_argument('--threads', type=int, default=2)
+def main(argv=None, prog=None, what='speed') -> int:
+    """Run ``speed`` (the ``onnx`` subcommand) or ``memory`` (``video-memory``)."""
+    if what == 'speed':
+        parser = argparse.ArgumentParser(
+            prog=prog, description='CPU frames/s, PyTorch vs onnxruntime, ViT-B/16')
+        parser.add_argument('--frames', type=int, default=16)
+        parser.add_argument('--repeats', type=int, default=3)
+    else:
+        parser = argparse.ArgumentParser(
+            prog=prog, description='peak RSS of inference_recognizer vs video length')
+        parser.add_argument('--lengths', type=int, nargs='+', default=[600, 1200, 2400])
+        parser.add_argument('--window', type=int, default=128, help='0: one pass')
+        parser.add_argument('--config', default=SYNTHETIC)
+        parser.add_argument('--options', type=json.loads, default={},
+                            help='cfg_options as JSON, e.g. '
+                            '\'{"model.backbone.pretrained": null}\'')
+    parser.add_argument('--threads', type=int, default=2)
     args = parser.parse_args(argv)
-    result = speed(args) if args.what == 'speed' else memory(args)
+    result = speed(args) if what == 'speed' else memory(args)
     print(json.dumps(result))
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -2,7 +2,7 @@
 
 Example::
 
-    python tools/analysis/benchmark_lm.py --root tests/data/phoenix2014
+    python tools/analysis/benchmark.py lm --root tests/data/phoenix2014
 
 Perplexity of interpolated modified Kneser-Ney models of orders 1 to 4, estimated on
 the train split, on the dev and test references (``</s>`` counted as a token). Then
@@ -24,9 +24,9 @@ from mmsign.models.decoders import CTCBeamSearchDecoder
 from mmsign.models.decoders.ngram import estimate_kneser_ney
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> None:
     """Print the perplexities and the decoding times."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument('--root', default='tests/data/phoenix2014',
                         help='folder with annotations/manual/*.corpus.csv and '
                         'gloss_vocab.json')
@@ -67,6 +67,3 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             print(f'{name}: {1000 * min(times) / 8:.1f} ms per video (best of '
                   f'{args.repeats}; {vocab.num_classes} classes, 75 frames)')
 
-
-if __name__ == '__main__':
-    main()

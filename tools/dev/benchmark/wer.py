@@ -2,7 +2,7 @@
 
 Example::
 
-    python tools/analysis/benchmark_wer.py --repeats 20 [--split dev]
+    python tools/analysis/benchmark.py wer --repeats 20 [--split dev]
 
 A simulated system output (fixed seed, about 25 % WER, raw training glosses such as
 ``loc-NORD`` and ``__EPENTHESIS__`` included) is scored three ways:
@@ -25,12 +25,11 @@ import json
 import os.path as osp
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List
+from typing import Dict, List
 
 from mmsign.evaluation import (
     ErrorCounts,
@@ -41,8 +40,9 @@ from mmsign.evaluation import (
     score_corpus,
     write_ctm,
 )
+from mmsign.utils.benchmark import median_seconds
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 # preprocess.sh of the PHOENIX release, the rules that fire on one gloss per line.
 SED_RULES = [
@@ -64,9 +64,9 @@ awk 'NR == FNR {{ seen[$1] = 1; next }} !($1 in seen) {{ print $1 " 1 0.000 0.03
 """
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv=None, prog=None) -> argparse.Namespace:
     """Parse the command line."""
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n\n')[0])
     parser.add_argument('--data-root', default=osp.join(REPO_ROOT, 'tests', 'data'),
                         help='folder with phoenix2014/phoenix2014-groundtruth-test.stm')
     parser.add_argument('--split', default='test', choices=['dev', 'test'],
@@ -75,7 +75,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--sclite', default=None, help='sclite binary (default: on PATH '
                         'or /usr/lib/sctk/bin/sclite)')
     parser.add_argument('--json', action='store_true', help='print one JSON line')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def simulated_hypotheses(references: Dict[str, List[str]], vocabulary: List[str],
@@ -97,28 +97,18 @@ def simulated_hypotheses(references: Dict[str, List[str]], vocabulary: List[str]
     return hypotheses
 
 
-def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls of ``fn``."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def sclite_counts(dtl_path: str) -> ErrorCounts:
     """Read S, D, I and N from sclite's dtl report."""
     with open(dtl_path, encoding='utf-8', errors='replace') as f:
         return parse_sclite_dtl(f.read())
 
 
-def main() -> int:
+def main(argv=None, prog=None) -> int:
     """Run the benchmark and print the figures."""
-    args = parse_args()
+    args = parse_args(argv, prog)
     sclite = shutil.which(args.sclite or 'sclite') or shutil.which('/usr/lib/sctk/bin/sclite')
     if sclite is None:
-        print('benchmark_wer: sclite not found: apt-get install sctk or pass --sclite',
+        print('benchmark.py wer: sclite not found: apt-get install sctk or pass --sclite',
               file=sys.stderr)
         return 2
     ref_path = osp.join(args.data_root, 'phoenix2014',
@@ -167,7 +157,7 @@ def main() -> int:
         pipeline()
         official = sclite_counts(osp.join(tmp, 'merged.ctm.dtl'))
         if not mine == from_files() == official == score_wer_command():
-            print(f'benchmark_wer: counts differ: mmsign {mine}, sclite {official}',
+            print(f'benchmark.py wer: counts differ: mmsign {mine}, sclite {official}',
                   file=sys.stderr)
             return 1
         seconds = {
@@ -198,6 +188,3 @@ def main() -> int:
         print(f'  speed-up {name:15s} {value:8.1f}x')
     return 0
 
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU measurements of docs/benchmarks.md ("Training and inference speed"), in one go.
 #
-#   bash tools/analysis/benchmark_gpu.sh [OUT_DIR] [CONFIG]
+#   python tools/analysis/benchmark.py gpu [OUT_DIR] [CONFIG]
+#   (or: bash tools/dev/benchmark/gpu.sh [OUT_DIR] [CONFIG])
 #
 # OUT_DIR (default: $OUT, else work_dirs/benchmark_gpu) receives one JSON file and one log
 # per run; the last lines printed are a Markdown table of all runs. Each run has its own
@@ -22,11 +23,11 @@ cat "$OUT_DIR/gpu.txt"
 "$PYTHON" -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda)" \
     | tee "$OUT_DIR/versions.txt"
 
-run() {  # run NAME ARGS...: one benchmark, JSON and log in OUT_DIR
+run() {  # run NAME SUBCOMMAND ARGS...: one benchmark, JSON and log in OUT_DIR
     local name=$1
     shift
     echo "== $name: $*"
-    timeout "$RUN_TIMEOUT" "$PYTHON" tools/analysis/benchmark.py "$CONFIG" "$@" \
+    timeout "$RUN_TIMEOUT" "$PYTHON" tools/analysis/benchmark.py "$1" "$CONFIG" "${@:2}" \
         --json "$OUT_DIR/$name.json" > "$OUT_DIR/$name.log" 2>&1
     local rc=$?
     grep -E 'frames/s|peak memory|worst case|MFU|sync:' "$OUT_DIR/$name.log" | head -20
@@ -37,7 +38,7 @@ reference() {  # reference NAME ARGS...: the plain frozen ViT-B/16 on the same b
     local name=$1
     shift
     echo "== $name: $*"
-    timeout "$RUN_TIMEOUT" "$PYTHON" tools/analysis/benchmark_vit_reference.py "$@" \
+    timeout "$RUN_TIMEOUT" "$PYTHON" tools/analysis/benchmark.py vit-reference "$@" \
         --json "$OUT_DIR/$name.json" > "$OUT_DIR/$name.log" 2>&1
     local rc=$?
     tail -1 "$OUT_DIR/$name.log"
@@ -52,14 +53,14 @@ if [ "$PHASES" = all ]; then
     reference ref_vit_infer_compile --infer --compile --warmup 6
 fi
 # Training, batch 2, PHOENIX14 train lengths, bf16 (the recipe's SignAmpOptimWrapper).
-run train_none --train --checkpointing none --worst-case-memory --sync-debug \
+run train_none train --checkpointing none --worst-case-memory --sync-debug \
     --profile "$OUT_DIR/train_none.profile.txt"
-run train_selective --train --checkpointing selective --worst-case-memory
-run train_full --train --checkpointing full --worst-case-memory
+run train_selective train --checkpointing selective --worst-case-memory
+run train_full train --checkpointing full --worst-case-memory
 # Inference, PHOENIX14 dev lengths, bf16 autocast: the model alone, then with decoding.
-run infer_logits --infer --no-decode --sync-debug \
+run infer_logits inference --no-decode --sync-debug \
     --profile "$OUT_DIR/infer_logits.profile.txt"
-run infer_decode --infer
+run infer_decode inference
 if [ "$PHASES" = all ]; then
     run train_none_compile --train --checkpointing none --compile --warmup 6 \
         --worst-case-memory
@@ -68,7 +69,7 @@ if [ "$PHASES" = all ]; then
     run infer_logits_compile --infer --no-decode --compile --warmup 6
 fi
 # The released code's padding (27 % more frames through the ViT), for comparison.
-run train_frames_padding --train --cfg-options model.padding_mode=frames
+run train_frames_padding train --cfg-options model.padding_mode=frames
 
 "$PYTHON" - "$OUT_DIR" <<'EOF'
 import glob, json, os.path as osp, sys

@@ -2,21 +2,19 @@
 
 Example::
 
-    python tools/analysis/benchmark_vit_reference.py --train --json vit_train.json
-    python tools/analysis/benchmark_vit_reference.py --infer --json vit_infer.json
+    python tools/analysis/benchmark.py vit-reference --train --json vit_train.json
+    python tools/analysis/benchmark.py vit-reference --infer --json vit_infer.json
 
 A ViT-B/16 (random weights, bf16 on GPUs, fp32 on the CPU unless ``--dtype``) built from
 ``torch.nn.functional.scaled_dot_product_attention`` and ``nn.Linear``, fed the frames of
-the same batches as ``benchmark.py`` draws (PHOENIX14 train or dev lengths, the same seed,
-``--batch-videos`` videos a step): ``--train`` times forward plus the backward to the input
-(a frozen ViT needs no weight gradients), ``--infer`` the forward under ``no_grad``. The
-JSON has the fields ``benchmark_gpu.sh`` tabulates, so the ratio of AdaptSign to this
-reference comes from one run on one GPU.
+the same batches as the ``train`` / ``inference`` subcommands draw (PHOENIX14 train or
+dev lengths, the same seed, ``--batch-videos`` videos a step): ``--train`` times forward
+plus the backward to the input (a frozen ViT needs no weight gradients), ``--infer`` the
+forward under ``no_grad``. The JSON has the fields the ``gpu`` subcommand tabulates, so
+the ratio of AdaptSign to this reference comes from one run on one GPU.
 """
 import argparse
-import json
 import os.path as osp
-import platform
 import sys
 import time
 from typing import Any, Dict, Optional, Sequence
@@ -26,7 +24,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from benchmark import default_lengths_file, draw_batches, read_lengths  # noqa: E402
+from steps import default_lengths_file, draw_batches, read_lengths  # noqa: E402
+
+from mmsign.utils.benchmark import (  # noqa: E402
+    device_name,
+    peak_memory,
+    reset_peak_memory,
+    synchronize,
+    write_result,
+)
 
 DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16, 'fp32': torch.float32}
 
@@ -71,8 +77,9 @@ class PlainViT(nn.Module):
         return self.norm(x[:, 0])  # [N, D]
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+def parse_args(argv: Optional[Sequence[str]] = None,
+               prog: Optional[str] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split('\n\n')[0])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument('--train', dest='mode', action='store_const', const='train')
     mode.add_argument('--infer', dest='mode', action='store_const', const='infer')
@@ -117,48 +124,33 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
             with torch.no_grad():
                 net(pool[:frames])
 
-    def sync() -> None:
-        if device.type == 'cuda':
-            torch.cuda.synchronize(device)
-
     counts = [sum(n for _, n, _ in batch) for batch in batches]
     for frames in counts[:args.warmup]:
         step(frames)
-    sync()
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats(device)
+    synchronize(device)
+    reset_peak_memory(device)
     start = time.perf_counter()
     for frames in counts[args.warmup:]:
         step(frames)
-    sync()
+    synchronize(device)
     seconds = time.perf_counter() - start
     real_frames = sum(counts[args.warmup:])
     return dict(
         reference='plain frozen ViT (SDPA)', mode=args.mode, arch=args.arch,
-        device=str(device), device_name=(torch.cuda.get_device_name(device)
-                                         if device.type == 'cuda' else
-                                         platform.processor() or platform.machine()),
+        device=str(device), device_name=device_name(device),
         torch=torch.__version__, amp={torch.bfloat16: 'bf16', torch.float16: 'fp16',
                                       torch.float32: 'none'}[dtype],
         checkpointing=None, compile=args.compile, batch_videos=args.batch_videos,
         steps=args.steps, warmup=args.warmup, lengths_file=osp.abspath(lengths_file),
         real_frames=real_frames, seconds=seconds, s_per_step=seconds / args.steps,
-        frames_per_s=real_frames / seconds,
-        peak_mem_gib=(torch.cuda.max_memory_allocated(device) / 2**30
-                      if device.type == 'cuda' else None))
+        frames_per_s=real_frames / seconds, **peak_memory(device))
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = parse_args(argv)
+def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+    args = parse_args(argv, prog)
     result = run(args)
-    print(f'plain ViT {args.mode}: {result["frames_per_s"]:,.1f} frames/s, '
-          f'{result["s_per_step"]:.3f} s/step ({result["real_frames"]} frames in '
-          f'{args.steps} steps, {result["amp"]}, {result["device_name"]})')
-    if args.json:
-        with open(args.json, 'w', encoding='utf-8') as f:
-            json.dump(result, f, indent=1)
+    write_result(result, f'plain ViT {args.mode}: {result["frames_per_s"]:,.1f} frames/s, '
+                 f'{result["s_per_step"]:.3f} s/step ({result["real_frames"]} frames in '
+                 f'{args.steps} steps, {result["amp"]}, {result["device_name"]})', args.json)
     return 0
 
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -18,6 +18,7 @@ from mmengine.runner import Runner
 
 from mmsign.engine.distributed import destroy_process_group_at_exit, prepare_cpu_distributed
 from mmsign.engine.resume import check_checkpoint, find_resume_checkpoint
+from mmsign.utils.config import load_config
 
 __all__ = [
     'DictAction', 'amp_dtype', 'apply_amp', 'apply_common_args', 'build_runner',
@@ -28,24 +29,6 @@ __all__ = [
 AMP_WRAPPERS = ('OptimWrapper', 'SignOptimWrapper', 'AmpOptimWrapper', 'SignAmpOptimWrapper')
 #: Evaluation loops ``--amp`` switches to their autocast form.
 AMP_LOOPS = {'ValLoop': 'AmpValLoop', 'TestLoop': 'AmpTestLoop'}
-
-
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config file and merge ``--cfg-options`` into it.
-
-    Args:
-        path (str): The config file.
-        cfg_options (dict, optional): Parsed ``--cfg-options``.
-
-    Returns:
-        Config: The merged config.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'config file not found: {path}')
-    cfg = Config.fromfile(path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
 
 
 def parse_cfg_options(values: Optional[List[str]]) -> Optional[dict]:

@@ -4,7 +4,7 @@ checkpoint save)."""
 import pytest
 from mmengine.config import Config
 
-from mmsign.apis.cli import caused_by_ctrl_c, run_cli
+from mmsign.cli.command import caused_by_ctrl_c, run_cli
 
 
 def ends(work, capsys):
