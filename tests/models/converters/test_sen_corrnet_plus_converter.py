@@ -39,14 +39,21 @@ CORRELATION_TO_RELEASED = {
     **{f'identification.aggregations.{j}.{p}': f'spatial_aggregation{j + 1}.{p}'
        for j in range(3) for p in ('weight', 'bias')},
 }
-HEAD_TO_RELEASED = [('head.temporal_conv.temporal_conv.', 'conv1d.temporal_conv.'),
-                    ('head.bilstm.rnn.', 'temporal_model.rnn.'),
+# mmsign's flat temporal conv with lift pooling -> the release's nested layers (a K layer
+# is a Sequential(conv, BN, ReLU) there): conv 0, BN 1, lift 3, conv 4, BN 5, lift 7.
+LIFT_TEMPORAL = {0: '0.0', 1: '0.1', 3: '1', 4: '2.0', 5: '2.1', 7: '3'}
+HEAD_TO_RELEASED = [('head.bilstm.rnn.', 'temporal_model.rnn.'),
                     ('head.conv_classifier.', 'conv1d.fc.'),  # SEN: a Linear per branch
                     ('head.classifier.', 'classifier.')]
 
 
-def released_names(name: str, shared: bool) -> list:
+def released_names(name: str, shared: bool, lift: bool) -> list:
     """Released key(s) of an mmsign name."""
+    match = re.match(r'head\.temporal_conv\.temporal_conv\.(\d+)\.(.+)$', name)
+    if match:
+        index = int(match.group(1))
+        layer = LIFT_TEMPORAL[index] if lift else str(index)
+        return [f'conv1d.temporal_conv.{layer}.{match.group(2)}']
     if shared and name == 'head.classifier.weight':  # one classifier saved twice
         return ['conv1d.fc.weight', 'classifier.weight']
     match = re.match(r'backbone\.(layer\d\.\d)\.block_modules\.(\d)\.(\w+)(.*)$', name)
@@ -94,8 +101,9 @@ def released_checkpoint(path: str, recipe: str, prefix: str = ''):
         for k, v in model.state_dict().items())
     released = OrderedDict()
     shared = 'head.conv_classifier.weight' not in ours
+    lift = any('.predictor.' in k for k in ours)
     for name, tensor in ours.items():
-        for key in released_names(name, shared):
+        for key in released_names(name, shared, lift):
             released[prefix + key] = (tensor.view(1, 1, -1) if key.endswith('attpool.query')
                                       else tensor)
     if 'corrnet-plus' in recipe:
@@ -136,6 +144,8 @@ def test_tool_detects_converts_and_the_recipe_loads_it_strictly(recipe, layout, 
         # The dead tensors are accepted, dropped, and the tool names them.
         assert 'conv2d.corr4.mlp.2.weight' in out and 'conv2d.corr2.weights3' in out
         assert released['conv2d.alpha'].shape == (3, )
+        assert 'conv1d.temporal_conv.3.weight2.insnorm.bias' in released
+        assert 'conv1d.temporal_conv.2.1.running_var' in released
     else:
         assert 'conv2d.layer4.1.tsem.conv_enhance.4.weight' in {
             k[len(prefix):] for k in released}
