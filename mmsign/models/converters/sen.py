@@ -18,6 +18,7 @@ import re
 from collections import OrderedDict
 from typing import Dict, Mapping, Optional, Set, Tuple
 
+import torch
 from torch import Tensor
 
 from mmsign.models.converters.registry import (
@@ -127,6 +128,8 @@ def convert_sen_state_dict(state_dict: Mapping[str, Tensor]) -> 'OrderedDict[str
             f'{len(unknown)} keys belong to no part of the released SEN model: '
             f'{unknown[:10]}{" ..." if len(unknown) > 10 else ""}; is this a checkpoint of '
             'the released SEN code (SLRModel with a ResNet-18 with SSEM / TSEM)?')
+    # SEN has no module after a stage: mmsign's backbone keeps an empty mixing vector.
+    converted.setdefault('backbone.alpha', torch.zeros(0))
     return converted
 
 

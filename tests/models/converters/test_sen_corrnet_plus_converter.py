@@ -103,6 +103,8 @@ def released_checkpoint(path: str, recipe: str, prefix: str = ''):
     shared = 'head.conv_classifier.weight' not in ours
     lift = any('.predictor.' in k for k in ours)
     for name, tensor in ours.items():
+        if name == 'backbone.alpha' and not tensor.numel():
+            continue  # SEN: no module after a stage, no alpha in the released file
         for key in released_names(name, shared, lift):
             released[prefix + key] = (tensor.view(1, 1, -1) if key.endswith('attpool.query')
                                       else tensor)
