@@ -20,10 +20,9 @@ from sign_fixtures import (  # noqa: E402,F401  (fixtures of the dataset tests, 
     phoenix2014_root,
     phoenix2014t_root,
 )
-from test_corrnet_recipes import (  # noqa: E402,F401  (the CorrNet recipe tests' helpers)
+from test_corrnet_recipes import (  # noqa: E402  (the CorrNet recipe tests' helpers)
     ValidateBeforeTraining,
     load_train_tool,
-    unformatted_config_text,
 )
 
 RECIPES = [
