@@ -20,12 +20,15 @@ from .clip_vit import FrozenCLIPBlock
 from .corrnet import CorrNetResNet
 from .corrnet_modules import CorrelationIdentification, CorrelationModule, IdentificationModule
 from .mmpretrain_vit import FrozenMMPretrainBlock
+from .slowfastsign import SlowFastSignResNet3d
+from .slowfastsign_fusion import BidirectionalFusion, PackedConv3d
 
 __all__ = [
     'Adapter', 'AdaptSignBlock', 'AdaptSignMMPretrainViT', 'AdaptSignViT',
     'AdaptSignViTBase', 'AggregationBlock', 'AggregationQuery', 'AttentionRecord',
     'CorrelationIdentification', 'CorrelationModule', 'CorrNetResNet', 'IdentificationModule',
     'FrozenBlock', 'FrozenCLIPBlock', 'FrozenMMPretrainBlock', 'PrefixTokens',
+    'BidirectionalFusion', 'PackedConv3d', 'SlowFastSignResNet3d',
     'TemporalCorrelation', 'merge_heads', 'read_clip_image_tower', 'split_heads',
     'temporal_window_weights'
 ]
