@@ -20,6 +20,14 @@ SPECS = {
         'AdaptSignViT': dict(arch=TINY_CLIP),
         'AdaptSignMMPretrainViT': dict(vit=TINY_MMPRETRAIN),
         'CorrNetResNet': dict(base_channels=16),
+        'SlowFastSignResNet3d': dict(
+            slow_pathway=dict(type='resnet3d', depth=50, stage_blocks=(1, 1, 1, 1),
+                              base_channels=8, lateral=False, conv1_kernel=(1, 7, 7),
+                              inflate=(0, 0, 1, 1)),
+            fast_pathway=dict(type='resnet3d', depth=50, stage_blocks=(1, 1, 1, 1),
+                              base_channels=2, lateral=False, conv1_kernel=(5, 7, 7))),
+        'MultiPathwayCTCHead': dict(in_channels=16, num_classes=4, hidden_channels=16,
+                                    pathway_channels=(12, 4)),
         'SignDataPreprocessor': dict(),
         'CTCGreedyDecoder': dict(),
         'CTCBeamSearchDecoder': dict(),
@@ -41,7 +49,7 @@ SPECS = {
     'TRANSFORMS': {
         'SignInit': dict(), 'SignDecode': dict(), 'SignTemporalRescale': dict(),
         'SignRandomCrop': dict(size=32), 'SignCenterCrop': dict(size=32),
-        'SignResize': dict(size=32),
+        'SignResize': dict(size=32), 'SignTopCrop': dict(),
         'SignFlip': dict(), 'PackSignInputs': dict(),
     },
     'METRICS': {'WERMetric': dict(normalize='phoenix2014')},

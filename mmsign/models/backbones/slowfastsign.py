@@ -46,16 +46,20 @@ FAST_PATHWAY_R101 = dict(type='resnet3d', depth=101, pretrained=None, lateral=Fa
 
 @contextmanager
 def running_stats_frozen(module: nn.Module) -> Iterator[None]:
-    """BatchNorms of ``module`` use batch statistics without updating their running ones
-    (the recomputation of a checkpointed stage must not update them a second time)."""
-    norms = [m for m in module.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+    """BatchNorms of ``module`` normalise with batch statistics as usual but leave their
+    running statistics as they are (momentum 0, the batch count restored): the
+    recomputation of a checkpointed stage must not update them a second time."""
+    norms = [m for m in module.modules() if isinstance(m, _BatchNorm) and m.training
+             and m.track_running_stats and m.momentum is not None]
+    saved = [(norm.momentum, norm.num_batches_tracked.clone()) for norm in norms]
     for norm in norms:
-        norm.track_running_stats = False
+        norm.momentum = 0.0
     try:
         yield
     finally:
-        for norm in norms:
-            norm.track_running_stats = True
+        for norm, (momentum, count) in zip(norms, saved):
+            norm.momentum = momentum
+            norm.num_batches_tracked.copy_(count)
 
 
 @MODELS.register_module()
