@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 
-from mmsign.models.heads import CTCHeadOutputs, MultiPathwayCTCHead, SignCTCHead
+from mmsign.models.heads import CTCHeadOutputs, SignCTCHead
 
 LOSSES = dict(loss_ctc_seq=dict(type='SignCTCLoss', loss_weight=1.0),
               loss_ctc_conv=dict(type='SignCTCLoss', loss_weight=1.0),
