@@ -24,6 +24,11 @@ from mmsign.models.converters.corrnet import (
     infer_corrnet_settings,
     is_corrnet_state_dict,
 )
+from mmsign.models.converters.slowfastsign import (
+    convert_slowfastsign_state_dict,
+    is_slowfastsign_state_dict,
+    slowfastsign_model_cfg,
+)
 
 __all__ = [
     'CLASSIFIER_KEY', 'OFFICIAL_KEY_RULES', 'convert_corrnet_checkpoint',
@@ -32,5 +37,6 @@ __all__ = [
     'SHARED_CLASSIFIER_KEYS', 'check_state_dict_fits', 'check_vocabulary',
     'convert_official_checkpoint', 'convert_official_state_dict', 'infer_model_settings',
     'load_official_checkpoint', 'official_to_mmsign_key', 'released_model_cfg',
-    'vocabulary_from_meta'
+    'vocabulary_from_meta', 'convert_slowfastsign_state_dict', 'is_slowfastsign_state_dict',
+    'slowfastsign_model_cfg'
 ]
