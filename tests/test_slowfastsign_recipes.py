@@ -76,9 +76,10 @@ def test_top_crop_cuts_40_rows_and_resizes_back():
         TRANSFORMS.build(dict(type='SignTopCrop', rows=40))(dict(imgs=frames[:, :32]))
 
 
-def test_recipe_trains_one_iteration_on_fixture_data(  # noqa: F811  (pytest fixtures)
-        phoenix2014_root, tmp_path, monkeypatch, unformatted_config_text):
+@pytest.mark.usefixtures('unformatted_config_text')
+def test_recipe_trains_one_iteration_on_fixture_data(request, tmp_path, monkeypatch):
     """The recipe's full R101 pathways (random weights), 32-pixel crops, fixture data."""
+    phoenix2014_root = request.getfixturevalue('phoenix2014_root')
     recipe = recipe_path('slowfastsign_phoenix14')
     vocab = osp.join(phoenix2014_root, 'gloss_vocab.json')
     cfg = Config.fromfile(recipe)
@@ -125,8 +126,8 @@ def test_tiny_recipe_is_the_synthetic_recipe_with_slowfastsign():
 
 
 @pytest.mark.slow
-def test_tiny_recipe_trains_on_synthetic_data_and_its_wer_falls(  # noqa: F811
-        tmp_path, unformatted_config_text):
+@pytest.mark.usefixtures('unformatted_config_text')
+def test_tiny_recipe_trains_on_synthetic_data_and_its_wer_falls(tmp_path):
     """A small generated set (4 glosses, two-gloss sentences), constant lr: the sequence
     WER on the held-out dev signers leaves the untrained model's (90 % or more) for below
     50 %."""
