@@ -79,16 +79,16 @@ def test_top_crop_cuts_40_rows_and_resizes_back():
 @pytest.mark.usefixtures('unformatted_config_text')
 def test_recipe_trains_one_iteration_on_fixture_data(request, tmp_path, monkeypatch):
     """The recipe's full R101 pathways (random weights), 32-pixel crops, fixture data."""
-    phoenix2014_root = request.getfixturevalue('phoenix2014_root')
+    data_root = request.getfixturevalue('phoenix2014_root')
     recipe = recipe_path('slowfastsign_phoenix14')
-    vocab = osp.join(phoenix2014_root, 'gloss_vocab.json')
+    vocab = osp.join(data_root, 'gloss_vocab.json')
     cfg = Config.fromfile(recipe)
     options = ['model.head.hidden_channels=16', f'model.vocab={vocab}',
                'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1']
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         options += [f'{loader}.num_workers=0', f'{loader}.persistent_workers=False',
                     f'{loader}.pin_memory=False',
-                    f'{loader}.dataset.data_root={phoenix2014_root}',
+                    f'{loader}.dataset.data_root={data_root}',
                     f'{loader}.dataset.vocab_file={vocab}']
         options += [f'{loader}.dataset.pipeline.{i}.size=32'
                     for i, step in enumerate(cfg[loader].dataset.pipeline) if 'size' in step]
