@@ -201,10 +201,11 @@ class SlowFastSignResNet3d(ResNet3dSlowFast):
         Returns:
             Tensor: ``[B * T, E]`` frame features, video after video.
         """
-        frames = videos.shape[2]
         self.slow_timeline.lengths = self.fast_timeline.lengths = None
-        _, upsample = slow_frame_index([frames], self.speed_ratio)
-        upsample = self._index(upsample, videos.device)
+        # From the traced shape (not a host list), so that an exported graph keeps a
+        # dynamic number of frames: fast frame t reads slow step t // speed_ratio.
+        upsample = torch.arange(videos.shape[2], device=videos.device).div(
+            self.speed_ratio, rounding_mode='floor')
         slow, fast = self.forward_pathways(videos[:, :, ::self.speed_ratio], videos, upsample)
         return self._features(slow, fast, upsample)
 
