@@ -31,6 +31,10 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     python_requires='>=3.9',
+    # package_dir '' -> '.': `pip install -e .` writes a path entry (.pth) for the clone
+    # instead of an import hook that runs after sys.path, so a folder named mmsign in the
+    # working directory (the clone seen from its parent) cannot shadow the package.
+    package_dir={'': '.'},
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
     include_package_data=True,
     install_requires=read_requirements('runtime'),

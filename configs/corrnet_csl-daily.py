@@ -17,4 +17,4 @@ _base_ = [
 model = dict(
     vocab={{_base_.vocab_file}},
     # The released CSL-Daily model has no correlation module after layer2.
-    backbone=dict(pretrained='torchvision://resnet18', corr_stages=(3, 4)))
+    backbone=dict(pretrained='torchvision://resnet18', stage_modules=dict(layer2=[])))

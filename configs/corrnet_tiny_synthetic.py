@@ -11,6 +11,9 @@ model = dict(
         type='CorrNetResNet',
         arch='resnet18',
         base_channels=16,
-        corr_stages=(2, 3, 4),
-        pretrained=None,
-        affinity_dtype='auto'))
+        stage_modules=dict(
+            layer2=[dict(type='CorrelationIdentification', affinity_dtype='auto')],
+            layer3=[dict(type='CorrelationIdentification', affinity_dtype='auto')],
+            layer4=[dict(type='CorrelationIdentification', affinity_dtype='auto')]),
+        mixing_init=0.0,
+        pretrained=None))

@@ -1,9 +1,12 @@
 """Shared test fixtures."""
+import io
+import logging
 import os
 import os.path as osp
 
 import pytest
 import torch
+from mmengine.logging import MMLogger
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -23,3 +26,22 @@ def _small_torch_threads():
     # Tests run on 2-core machines; oversubscription makes them slower, not faster.
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     yield
+
+
+@pytest.fixture
+def unformatted_config_text(monkeypatch):
+    """Skip yapf when the Runner prints, dumps and checkpoints the config: seconds per call
+    on a 2-core machine, and formatting is not what these tests check."""
+    monkeypatch.setattr('mmengine.config.config.FormatCode',
+                        lambda text, **kwargs: (text, False))
+
+
+@pytest.fixture
+def mm_log():
+    """What mmengine's current logger writes during the test."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    yield stream
+    logger.removeHandler(handler)

@@ -40,13 +40,6 @@ def load_tool(name: str):
     return module
 
 
-@pytest.fixture
-def unformatted_config_text(monkeypatch):
-    """Skip yapf when the Runner prints, dumps and checkpoints the config: it takes seconds
-    per call for these configs on a 2-core machine, and formatting is not under test."""
-    monkeypatch.setattr('mmengine.config.config.FormatCode',
-                        lambda text, **kwargs: (text, False))
-
 
 def recipe_path(recipe: str) -> str:
     return osp.join(REPO_ROOT, 'configs', f'{recipe}.py')

@@ -45,7 +45,13 @@ RECIPES = {
     'corrnet_phoenix14t': 'phoenix2014t_root',
     'corrnet_csl-daily': 'csl_daily_root',
     'corrnet_tiny_synthetic': None,
+    'signgraph_phoenix14': 'phoenix2014_root',
+    'signgraph_phoenix14t': 'phoenix2014t_root',
+    'signgraph_csl-daily': 'csl_daily_root',
+    'signgraph_tiny_synthetic': None,
 }
+# Recipes of the 3-D ResNet trunk: built narrow (16 wide) on fixture data.
+RESNET_MODELS = ('corrnet', 'signgraph')
 
 
 def test_every_recipe_is_covered():
@@ -64,11 +70,12 @@ def load_tool(name: str):
 
 def options(recipe: str, data_root: str) -> list:
     """``--cfg-options`` that build the recipe small, on fixture or generated data."""
-    if RECIPES[recipe] is not None and 'dinov2' not in recipe and 'corrnet' not in recipe:
+    resnet = any(recipe.startswith(model) for model in RESNET_MODELS)
+    if RECIPES[recipe] is not None and 'dinov2' not in recipe and not resnet:
         return cfg_options(recipe, data_root)
     cfg = Config.fromfile(osp.join(REPO, 'configs', f'{recipe}.py'))
     found = ['train_cfg.max_epochs=1']
-    if RECIPES[recipe] is not None and 'corrnet' in recipe:  # narrow ResNet, fixture data
+    if RECIPES[recipe] is not None and resnet:  # narrow ResNet, fixture data
         vocab = osp.join(data_root, 'gloss_vocab.json')
         found += ['model.backbone.pretrained=None', 'model.backbone.base_channels=16',
                   'model.head.hidden_channels=16', f'model.vocab={vocab}']
@@ -131,12 +138,6 @@ def built(runner: Runner, train: bool) -> dict:
                      cast_dtype=getattr(wrapper, 'cast_dtype', None))
     return found
 
-
-@pytest.fixture
-def unformatted_config_text(monkeypatch):
-    """Skip yapf in the config dump (seconds per call on a 2-core machine)."""
-    monkeypatch.setattr('mmengine.config.config.FormatCode',
-                        lambda text, **kwargs: (text, False))
 
 
 @pytest.mark.parametrize('recipe', list(RECIPES))

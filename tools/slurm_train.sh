@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: GPUS=16 bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG [WORK_DIR] [train.py args...]
+# Interpreter: $PYTHON, else the repo's .venv/bin/python when it exists, else python3.
 set -euo pipefail
 PARTITION=$1
 JOB_NAME=$2
@@ -9,8 +10,9 @@ GPUS=${GPUS:-8}
 GPUS_PER_NODE=${GPUS_PER_NODE:-8}
 CPUS_PER_TASK=${CPUS_PER_TASK:-5}
 SRUN_ARGS=${SRUN_ARGS:-}
-PYTHON=${PYTHON:-python}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tools/python.sh
+source "$HERE/python.sh"
 
 PYTHONPATH="$HERE/..${PYTHONPATH:+:$PYTHONPATH}" \
 srun -p "$PARTITION" \

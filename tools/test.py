@@ -1,7 +1,8 @@
 """Evaluate a checkpoint with the mmengine Runner (WER on the test split).
 
 Example:
-    python tools/test.py configs/adaptsign_synthetic.py work_dirs/.../best_wer_seq_epoch_8.pth
+    python tools/test.py configs/adaptsign_synthetic.py work_dirs/.../best_wer_seq_epoch_8.pth \
+        --out-dir work_dirs/test_out
     bash tools/dist_test.sh configs/adaptsign_phoenix14.py CHECKPOINT 8
 
 Every option sets a config key (the config dump in the log file shows what ran); the
@@ -31,8 +32,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--dump', type=str,
                         help='dump the per-sample predictions to this pickle file')
     parser.add_argument(
-        '--show-dir', help='write the hypothesis CTM files and the per-sample '
-        'alignment report of the WER metric into this folder')
+        '--out-dir', '--show-dir', dest='out_dir', metavar='DIR',
+        help='write what the WER metric scored into DIR: the hypotheses (hyp_<branch>.ctm), '
+        'the references (ref.stm, unless the config names a reference STM), the per-sample '
+        'errors (errors_<branch>.json, report_<branch>.md) and alignments')
     parser.add_argument('--amp', nargs='?', const='auto', choices=['auto', 'bf16', 'fp16'],
                         help='run the model under autocast: bf16 (GPUs that have it, and '
                         'the CPU) or fp16 (GPUs); no value: bf16 where supported')
@@ -60,17 +63,20 @@ def build_config(args: argparse.Namespace):
     Returns:
         Config: The config the Runner is built from.
     """
-    from mmsign.apis.runtime import apply_common_args, load_config, parse_cfg_options
+    from mmsign.cli.runtime import apply_common_args, load_config, parse_cfg_options
     cfg = load_config(args.config, parse_cfg_options(args.cfg_options))
     apply_common_args(cfg, args, default_work_dir=osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0]))
     cfg.load_from = args.checkpoint
     evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
         cfg.test_evaluator]
-    if args.show_dir:
-        for evaluator in evaluators:
-            if evaluator.get('type') == 'WERMetric':
-                evaluator['out_dir'] = args.show_dir
+    if args.out_dir:
+        wer_metrics = [e for e in evaluators if e.get('type') == 'WERMetric']
+        if not wer_metrics:
+            raise ValueError('--out-dir: the config\'s test_evaluator has no WERMetric to '
+                             'write the hypotheses and errors')
+        for evaluator in wer_metrics:
+            evaluator['out_dir'] = args.out_dir
     if args.dump:
         if not args.dump.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--dump must end with .pkl or .pickle, got {args.dump}')
@@ -90,14 +96,18 @@ def build(args: argparse.Namespace):
         Runner: The runner.
     """
     import mmsign  # noqa: F401  (registers mmsign's modules before the config is built)
-    from mmsign.apis.runtime import build_runner
-    return build_runner(build_config(args))
+    from mmsign.cli.runtime import build_runner
+    from mmsign.datasets.preflight import check_data_sources
+    cfg = build_config(args)
+    # A missing data root or annotation file is reported before the model is built.
+    check_data_sources(cfg, ('test_dataloader',), ('test_evaluator',))
+    return build_runner(cfg)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     """Test; a known failure ends with one line and exit status 1."""
     args = parse_args(argv)
-    from mmsign.apis.cli import run_cli
+    from mmsign.cli.command import run_cli
     run_cli(lambda: build(args).test(), PROG, debug=args.debug or None)
 
 

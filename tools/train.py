@@ -72,7 +72,7 @@ def build_config(args: argparse.Namespace):
     Returns:
         Config: The config the Runner is built from.
     """
-    from mmsign.apis.runtime import apply_common_args, load_config, parse_cfg_options
+    from mmsign.cli.runtime import apply_common_args, load_config, parse_cfg_options
     cfg = load_config(args.config, parse_cfg_options(args.cfg_options))
     apply_common_args(cfg, args, default_work_dir=osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0]))
@@ -109,8 +109,12 @@ def build(args: argparse.Namespace):
         Runner: The runner.
     """
     import mmsign  # noqa: F401  (registers mmsign's modules before the config is built)
-    from mmsign.apis.runtime import build_runner
-    return build_runner(build_config(args))
+    from mmsign.cli.runtime import build_runner
+    from mmsign.datasets.preflight import check_data_sources
+    cfg = build_config(args)
+    # A missing data root or annotation file is reported before the model is built.
+    check_data_sources(cfg, ('train_dataloader', 'val_dataloader'), ('val_evaluator',))
+    return build_runner(cfg)
 
 
 def resume_command(args: argparse.Namespace, work_dir: str) -> str:
@@ -125,9 +129,53 @@ def resume_command(args: argparse.Namespace, work_dir: str) -> str:
     return 'python ' + shlex.join([PROG, *kept, '--resume'])
 
 
+def shown_path(path: str) -> str:
+    """``path`` relative to the working directory when it lies inside it."""
+    relative = osp.relpath(path)
+    return path if relative.startswith('..') else relative
+
+
+def next_steps(args: argparse.Namespace, runner) -> str:
+    """What to try after training: test the best checkpoint, recognise a dev video and
+    plot it, plot the curves; the real paths of this run.
+
+    Args:
+        args (argparse.Namespace): From :func:`parse_args`.
+        runner (Runner): The runner that trained.
+
+    Returns:
+        str: The lines to print.
+    """
+    python = shown_path(sys.executable)
+    checkpoint = runner.message_hub.get_info('best_ckpt')
+    if checkpoint is None:
+        last = osp.join(runner.work_dir, 'last_checkpoint')
+        if not osp.isfile(last):
+            return ''
+        with open(last, encoding='utf-8') as f:
+            checkpoint = f.read().strip()
+    checkpoint, config = shown_path(checkpoint), shown_path(args.config)
+    lines = ['Next:',
+             f'  test the best checkpoint:  {python} tools/test.py {config} {checkpoint} '
+             f'--out-dir {shown_path(osp.join(runner.work_dir, "test"))}']
+    loop = runner.val_loop  # None with --no-validate
+    dataset = getattr(loop.dataloader, 'dataset', None) if loop is not None else None
+    video = (dataset.get_data_info(0).get('frame_dir')
+             if hasattr(dataset, 'get_data_info') else None)
+    if video:
+        lines.append(f'  recognise a dev video:    {python} tools/demo/recognize.py {config} '
+                     f'{checkpoint} {shown_path(video)} --plot ctc.png')
+    lines.append(f'  plot the learning curves: {python} tools/analysis/plot_curves.py '
+                 f'{shown_path(runner.work_dir)} --out curves.png')
+    return '\n'.join(lines)
+
+
 def train(args: argparse.Namespace) -> None:
-    """Build the Runner and train; Ctrl-C says where to resume from."""
-    from mmsign.apis.cli import caused_by_ctrl_c, interrupted_training
+    """Build the Runner and train; Ctrl-C says where to resume from; the end says what
+    to try next."""
+    from mmengine.dist import is_main_process
+
+    from mmsign.cli.command import caused_by_ctrl_c, interrupted_training
     runner = build(args)
     try:
         runner.train()
@@ -136,12 +184,14 @@ def train(args: argparse.Namespace) -> None:
             raise
         raise interrupted_training(runner.work_dir,
                                    resume_command(args, runner.work_dir)) from None
+    if is_main_process():
+        print(next_steps(args, runner), flush=True)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     """Train; a known failure ends with one line and exit status 1."""
     args = parse_args(argv)
-    from mmsign.apis.cli import run_cli
+    from mmsign.cli.command import run_cli
     run_cli(lambda: train(args), PROG, debug=args.debug or None)
 
 

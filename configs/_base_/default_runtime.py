@@ -40,10 +40,7 @@ env_cfg = dict(
 
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 
-vis_backends = [
-    dict(type='LocalVisBackend'),
-    dict(type='TensorboardIfInstalledVisBackend'),
-]
+vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
 visualizer = dict(type='ActionVisualizer', vis_backends=vis_backends)
 
 # A random seed per run unless --seed is given (tools/train.py fills in `seed`).

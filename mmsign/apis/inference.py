@@ -25,7 +25,6 @@ from mmsign.apis.pipeline import (
     inference_steps,
     pipeline_frame_size,
 )
-from mmsign.apis.runtime import load_config
 from mmsign.apis.video_input import VideoInput, VideoSource
 from mmsign.datasets.vocabulary import GlossVocabulary
 from mmsign.engine.checkpoint import (
@@ -40,6 +39,7 @@ from mmsign.models.decoders.timestamps import (
     frame_stride,
     gloss_timestamps,
 )
+from mmsign.utils.config import load_config
 from mmsign.utils.state_dict import first_difference, strip_prefix
 
 
@@ -124,7 +124,7 @@ def _load_weights(model: nn.Module, state_dict: Mapping[str, Tensor],
             f'the checkpoint does not fit the model of the config: missing {missing}, '
             f'unexpected {result.unexpected_keys}; check that config and checkpoint belong '
             'together (released checkpoints: convert them with '
-            'tools/model_converters/adaptsign_official_to_mmsign.py)')
+            'tools/model_converters/released_to_mmsign.py)')
     return list(result.missing_keys)
 
 

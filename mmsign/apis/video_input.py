@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from mmengine.logging import print_log
 
+from mmsign.datasets.errors import SignLoadError
 from mmsign.datasets.transforms import SignDecode, SignInit
 
 #: Frame size of the recipes' prepared datasets, ``(height, width)``.
@@ -164,6 +165,32 @@ class VideoSource:
         return int(frame if self._inds is None else self._inds[frame])
 
 
+def check_video(video: str) -> None:
+    """Refuse a path that holds no readable video, before any model is built.
+
+    Opens the file or folder and decodes its first frame (milliseconds), so a text file,
+    an empty folder or a broken video ends a command before the seconds a model takes.
+
+    Args:
+        video (str): A video file or a folder of PNG/JPG frames.
+
+    Raises:
+        FileNotFoundError: ``video`` does not exist.
+        SignLoadError: A folder without frames, or a file without a decodable video stream.
+    """
+    fix = 'give a video file (mp4, avi, mkv ...) or a folder of PNG/JPG frames'
+    if not osp.exists(video):
+        raise FileNotFoundError(f'video not found: {video} ({fix})')
+    try:
+        VideoSource(video).read(0, 1)
+    except SignLoadError as e:
+        if osp.isdir(video):
+            raise SignLoadError(f'frame folder {video} holds no readable PNG/JPG frames: '
+                                f'{fix}', path=video) from e
+        raise SignLoadError(f'{video} has no video stream that can be decoded: {fix}',
+                            path=video) from e
+
+
 def read_video(video: VideoInput,
                frame_size: Optional[Sequence[int]] = RECIPE_FRAME_SIZE,
                fps: Optional[float] = None,
@@ -214,5 +241,5 @@ def read_video(video: VideoInput,
     return frames
 
 
-__all__ = ['RECIPE_FPS', 'RECIPE_FRAME_SIZE', 'VideoFrames', 'VideoSource', 'read_video',
-           'resample_indices']
+__all__ = ['RECIPE_FPS', 'RECIPE_FRAME_SIZE', 'VideoFrames', 'VideoSource', 'check_video',
+           'read_video', 'resample_indices']

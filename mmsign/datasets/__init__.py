@@ -1,12 +1,15 @@
 """Datasets, the gloss vocabulary and data transforms."""
 from mmsign.datasets import transforms  # noqa: F401
 from mmsign.datasets.base import BaseSignDataset
-from mmsign.datasets.csl import CSLDataset
-from mmsign.datasets.csl_daily import CSLDailyDataset
-from mmsign.datasets.custom import CustomSignDataset
 from mmsign.datasets.errors import SignAnnotationError, SignDataError, SignLoadError
-from mmsign.datasets.phoenix2014 import Phoenix2014Dataset
-from mmsign.datasets.phoenix2014t import Phoenix2014TDataset
+from mmsign.datasets.layouts import SignLayout
+from mmsign.datasets.releases import (
+    CSLDailyDataset,
+    CSLDataset,
+    CustomSignDataset,
+    Phoenix2014Dataset,
+    Phoenix2014TDataset,
+)
 from mmsign.datasets.synthetic import ensure_synthetic_dataset, generate_synthetic_dataset
 from mmsign.datasets.synthetic_dataset import SyntheticSignDataset
 from mmsign.datasets.vocabulary import GlossVocabulary
@@ -22,6 +25,7 @@ SIGN_DATASETS = {
 __all__ = [
     'BaseSignDataset', 'CSLDailyDataset', 'CSLDataset', 'CustomSignDataset',
     'GlossVocabulary', 'Phoenix2014Dataset', 'Phoenix2014TDataset', 'SIGN_DATASETS',
-    'SignAnnotationError', 'SignDataError', 'SignLoadError', 'SyntheticSignDataset',
+    'SignAnnotationError', 'SignDataError', 'SignLayout', 'SignLoadError',
+    'SyntheticSignDataset',
     'ensure_synthetic_dataset', 'generate_synthetic_dataset'
 ]

@@ -7,7 +7,9 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from mmsign.datasets.errors import SignAnnotationError, SignDataError, SignLoadError
+from mmsign.datasets.layouts import SignLayout, read_split
 from mmsign.datasets.vocabulary import GlossVocabulary, VocabLike, as_vocabulary
+from mmsign.utils.sample_seed import sample_seed
 
 #: Samples listed with their unknown glosses in the warning; the rest are counted.
 _MAX_LISTED = 50
@@ -18,14 +20,13 @@ ON_ERROR_CHOICES = ('raise', 'skip')
 SKIPPED_SAMPLES_KEY = 'skipped_samples'
 
 
-
-DATA_HINT = 'download and prepare the dataset, or point data_root in the config at your copy'
-
 class BaseSignDataset(BaseDataset):
     """A continuous sign language dataset read from its release's own annotation files.
 
-    Subclasses implement :meth:`read_annotations`, which parses one split of the release
-    into records (dicts) with the keys
+    A dataset class gives its release's :class:`~mmsign.datasets.layouts.SignLayout`
+    (``LAYOUT``: annotation files, columns, frame folders, splits); its name, splits and
+    default frame folder follow from it. :meth:`read_annotations` parses one split into
+    records (dicts) with the keys
 
     - ``sample_id`` (str), ``signer`` (str), ``gloss_text`` (list[str]): the reference
       glosses exactly as annotated (split on whitespace);
@@ -68,12 +69,21 @@ class BaseSignDataset(BaseDataset):
             ``serialize_data``, ``lazy_init``).
     """
 
-    #: Name used in messages and in ``tools/data/<name>/preprocess.py``.
+    #: Where the release keeps its annotations and frames.
+    LAYOUT: Optional[SignLayout] = None
+    #: Name used in messages and in ``tools/data/<name>/preprocess.py`` (the layout's).
     DATASET_NAME: str = ''
-    #: Splits of the release.
+    #: Splits of the release (the layout's).
     SPLITS: Sequence[str] = ('train', 'dev', 'test')
-    #: Frame/video folders relative to ``data_root``.
+    #: Frame/video folders relative to ``data_root`` (the layout's frames).
     DEFAULT_DATA_PREFIX: Dict[str, str] = dict(frames='', video='')
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        layout = cls.__dict__.get('LAYOUT')
+        if layout is not None:
+            cls.DATASET_NAME, cls.SPLITS = layout.name, layout.splits
+            cls.DEFAULT_DATA_PREFIX = dict(frames=layout.frames, video='')
 
     def __init__(self,
                  data_root: str,
@@ -100,17 +110,20 @@ class BaseSignDataset(BaseDataset):
                          pipeline=list(pipeline), test_mode=test_mode, **kwargs)
 
     @classmethod
-    def read_annotations(cls, data_root: str, split: str) -> List[Dict[str, Any]]:
+    def read_annotations(cls, data_root: str, split: str,
+                         **options: Any) -> List[Dict[str, Any]]:
         """Parse one split of the release into records (see the class docstring).
 
         Args:
             data_root (str): Root folder of the release.
             split (str): The split to read.
+            **options: :func:`~mmsign.datasets.layouts.read_split` options
+                (``ann_file``).
 
         Returns:
             list[dict]: One record per video, in annotation order.
         """
-        raise NotImplementedError
+        return read_split(cls.LAYOUT, data_root, split, **options)
 
     def annotation_options(self) -> Dict[str, Any]:
         """Extra keyword arguments of :meth:`read_annotations` for this instance."""
@@ -210,7 +223,12 @@ class BaseSignDataset(BaseDataset):
         return info
 
     def __getitem__(self, idx: int) -> dict:
-        """The processed sample ``idx``; see ``on_error`` for unloadable samples."""
+        """The processed sample ``idx``; see ``on_error`` for unloadable samples. A
+        :class:`~mmsign.utils.sample_seed.SeededIndex` seeds its random numbers."""
+        with sample_seed(idx):
+            return self._get_item(idx)
+
+    def _get_item(self, idx: int) -> dict:
         if self.on_error == 'raise':
             return super().__getitem__(idx)
         skipped = []
@@ -254,44 +272,3 @@ class BaseSignDataset(BaseDataset):
             + '\n  '.join(listed) + (f'\n  ... and {more} more' if more > 0 else ''),
             logger='current', level=logging.WARNING)
 
-
-def read_table(path: str, dataset: str, columns: Sequence[str],
-               hint: str = '') -> List[Dict[str, str]]:
-    """Read a ``|``-separated annotation file with a header line.
-
-    Args:
-        path (str): The file.
-        dataset (str): Dataset name for messages.
-        columns (Sequence[str]): Columns that must be present.
-        hint (str): How to get the file, appended to the not-found message.
-
-    Returns:
-        list[dict]: One dict per data line, column name -> value, plus ``source``
-        (``path:line``).
-    """
-    if not osp.isfile(path):
-        raise SignAnnotationError(f'{dataset} annotation file not found at {path}: '
-                                  f'{hint or DATA_HINT} (docs/datasets.md shows the '
-                                  'layout and the preparation commands)', path=path)
-    with open(path, encoding='utf-8') as f:
-        lines = f.read().splitlines()
-    header = lines[0].split('|') if lines else []
-    absent = [c for c in columns if c not in header]
-    if absent:
-        raise SignAnnotationError(
-            f'{path} is not a {dataset} annotation file: its header {header} lacks the '
-            f'columns {absent} (expected a "|"-separated file with {list(columns)})',
-            path=path)
-    rows = []
-    for lineno, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        fields = line.split('|')
-        if len(fields) != len(header):
-            raise SignAnnotationError(
-                f'{path}:{lineno} has {len(fields)} fields, the header has '
-                f'{len(header)}: fix the line', path=path)
-        row = dict(zip(header, fields))
-        row['source'] = f'{path}:{lineno}'
-        rows.append(row)
-    return rows

@@ -129,13 +129,43 @@ def collect_jobs(dataset: Type[BaseSignDataset], root: str, src_prefix: str,
     Returns:
         list[FolderJob]: The jobs.
     """
+    src_root, dst_root = osp.join(root, src_prefix), osp.join(root, dst_prefix)
+    if _overlap(src_root, dst_root):
+        raise SignDataError(
+            f'the resized frames would be written into the original frames: {dst_root} and '
+            f'{src_root} are the same folder or one holds the other. Pass another --dst')
     jobs = []
     for split in splits:
         for record in dataset.read_annotations(root, split):
             rel = record['frame_dir']
-            jobs.append(FolderJob(record['sample_id'], osp.join(root, src_prefix, rel),
-                                  osp.join(root, dst_prefix, rel), record.get('num_frames')))
+            where = record.get('source') or f'{split} annotations, {record["sample_id"]}'
+            parts = rel.replace('\\', '/').split('/')
+            if osp.isabs(rel) or rel.startswith(('/', '\\')) or '..' in parts or (
+                    len(rel) > 1 and rel[1] == ':'):
+                raise SignDataError(
+                    f'{where}: the frame folder {rel!r} is an absolute path or climbs out '
+                    'with "..": frame folders must lie inside the release. Fix the line',
+                    sample_id=record['sample_id'])
+            job = FolderJob(record['sample_id'], osp.join(src_root, rel),
+                            osp.join(dst_root, rel), record.get('num_frames'))
+            if not _inside(job.dst, dst_root) or _overlap(job.src, job.dst):
+                raise SignDataError(
+                    f'{where}: the frame folder {rel!r} would write to {osp.realpath(job.dst)}'
+                    f' (a link?), outside {dst_root} or into the original frames. Fix the '
+                    'line or the link', sample_id=record['sample_id'])
+            jobs.append(job)
     return jobs
+
+
+def _inside(path: str, folder: str) -> bool:
+    """``path`` is ``folder`` or below it, links followed."""
+    path, folder = osp.realpath(path), osp.realpath(folder)
+    return osp.commonpath([path, folder]) == folder
+
+
+def _overlap(first: str, second: str) -> bool:
+    """One of the folders is the other or holds it, links followed."""
+    return _inside(first, second) or _inside(second, first)
 
 
 def build_parser(dataset: Type[BaseSignDataset], src_prefix: str,

@@ -5,7 +5,7 @@ from typing import Any, Optional
 from mmaction.registry import DATASETS
 from mmengine.dist import barrier, get_dist_info
 
-from mmsign.datasets.phoenix2014 import Phoenix2014Dataset
+from mmsign.datasets.releases import Phoenix2014Dataset
 from mmsign.datasets.synthetic import (
     FRAME_DIR,
     PHOENIX_DIR,

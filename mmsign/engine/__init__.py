@@ -1,4 +1,12 @@
-"""Runner-side helpers: checkpoint loading, visualisation, distributed launch, reliability."""
+"""What mmengine's Runner lacks for sign language training, and only that.
+
+Checkpoints never seen half-written (:class:`SafeCheckpointHook`), resume that continues
+inside an epoch with the same random state (:class:`ResumableEpochBasedTrainLoop`,
+:class:`TrainRandomStateHook`), a step with a NaN loss skipped on every rank
+(:class:`SignOptimWrapper`, :class:`NonFiniteStepHook`), mixed precision that also runs on
+the CPU (:class:`SignAmpOptimWrapper`, :class:`AmpValLoop`), checkpoints that do not fit
+refused with one line. Everything else is mmengine's own, named in the configs.
+"""
 from mmsign.engine.checkpoint import allow_mmengine_checkpoints
 from mmsign.engine.checkpoint_hook import AtomicLocalBackend, SafeCheckpointHook
 from mmsign.engine.distributed import DeviceAwareDistributedDataParallel, prepare_cpu_distributed
@@ -12,7 +20,6 @@ from mmsign.engine.nonfinite import NonFiniteStepHook
 from mmsign.engine.optim_wrapper import SignAmpOptimWrapper, SignOptimWrapper
 from mmsign.engine.resume import CheckpointError, check_checkpoint, find_resume_checkpoint
 from mmsign.engine.runner import SignRunner
-from mmsign.engine.visualization import TensorboardIfInstalledVisBackend
 
 allow_mmengine_checkpoints()
 
@@ -22,6 +29,5 @@ __all__ = [
     'CheckpointError', 'check_checkpoint', 'DeviceAwareDistributedDataParallel',
     'find_resume_checkpoint', 'NonFiniteStepHook', 'prepare_cpu_distributed',
     'ResumableEpochBasedTrainLoop', 'SafeCheckpointHook', 'SignAmpOptimWrapper',
-    'SignOptimWrapper', 'TensorboardIfInstalledVisBackend',
-    'TrainRandomStateHook'
+    'SignOptimWrapper', 'TrainRandomStateHook'
 ]

@@ -3,7 +3,9 @@
 Two registered pieces, no private method overridden:
 
 - :class:`AtomicLocalBackend`, a file backend (``mmengine.fileio.register_backend``) that
-  writes ``<name>.part``, flushes it to disk and renames it over ``<name>``;
+  writes ``<name>.part``, flushes it to disk and renames it over ``<name>`` (a failed
+  write, e.g. on a full disk, deletes the ``.part`` file and raises one
+  :class:`~mmsign.engine.resume.CheckpointError` naming the folder);
 - :class:`SafeCheckpointHook`, mmengine's ``CheckpointHook`` writing through that backend,
   which deletes an expired checkpoint (``max_keep_ckpts``) only after the new one is
   complete, from its public ``after_train_epoch`` / ``after_train_iter``.
@@ -25,7 +27,7 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 
-from mmsign.engine.resume import remove_partial_files
+from mmsign.engine.resume import CheckpointError, remove_partial_files
 
 #: Suffix of a checkpoint while it is being written.
 PARTIAL_SUFFIX = '.part'
@@ -60,9 +62,19 @@ class AtomicLocalBackend(LocalBackend):
             filepath (str | PathLike): The destination.
         """
         partial = str(filepath) + PARTIAL_SUFFIX
-        super().put(obj, partial)
-        _fsync(partial)
-        os.replace(partial, filepath)
+        try:
+            super().put(obj, partial)
+            _fsync(partial)
+            os.replace(partial, filepath)
+        except OSError as e:
+            if osp.exists(partial):  # on a full disk the next save must find the space
+                os.remove(partial)
+            folder = osp.dirname(osp.abspath(filepath))
+            raise CheckpointError(
+                f'cannot write {osp.basename(str(filepath))} into {folder}: '
+                f'{e.strerror or e} (a full disk, a read-only folder or a file-size limit). '
+                'The files saved before are intact; free space there or pass another '
+                '--work-dir, then resume with --resume') from e
 
     def put_text(self, obj: str, filepath: Union[str, os.PathLike],
                  encoding: str = 'utf-8') -> None:
@@ -129,7 +141,10 @@ class SafeCheckpointHook(CheckpointHook):
         last = runner.message_hub.get_info('last_ckpt')
         if last and last not in kept:  # saved before it entered the list
             kept.append(last)
-        self.kept = deque(kept)
+        # A work dir copied or moved keeps the old paths: never delete outside this one.
+        here = osp.realpath(self.out_dir) if self.out_dir else None
+        self.kept = deque(path for path in kept if here is None or '://' in str(path)
+                          or osp.dirname(osp.realpath(path)) == here)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None,
                          outputs: Any = None) -> None:

@@ -6,8 +6,14 @@ two pieces below keep PyTorch's own DDP and gloo process group, and only skip th
 calls when there is no CUDA device. A non-finite step is skipped on all ranks by the
 optimiser wrapper (:class:`~mmsign.engine.optim_wrapper.NonFiniteSkipMixin`), which
 mmengine's DDP ``train_step`` calls as the model's does.
+
+A rank that stops (killed, SIGSTOPped, a stuck data loader) would leave the others
+waiting in a collective forever: the gloo group gets ``env_cfg.dist_cfg.timeout``
+(seconds) and a training step whose collective times out ends with one
+:class:`RankTimeoutError` saying so.
 """
 import atexit
+import datetime
 import gc
 import os
 
@@ -40,13 +46,49 @@ class DeviceAwareDistributedDataParallel(MMDistributedDataParallel):
         super().__init__(module=module, device_ids=device_ids,
                          broadcast_buffers=broadcast_buffers, **kwargs)
 
+    def train_step(self, data, optim_wrapper):
+        """mmengine's ``train_step``; a collective that times out or loses a peer raises
+        :class:`RankTimeoutError` (one line) instead of gloo's error."""
+        try:
+            return super().train_step(data, optim_wrapper)
+        except RuntimeError as e:
+            if not lost_peer(e):
+                raise
+            raise RankTimeoutError(
+                f'rank {dist.get_rank()} of {dist.get_world_size()}: another rank did not '
+                'answer in a gradient all-reduce within env_cfg.dist_cfg.timeout '
+                f'({group_timeout()}) or left the group ({str(e).splitlines()[0][:160]}). '
+                'Look at the log of the other ranks (stopped, killed, out of memory?), then '
+                'resume with --resume') from e
+
+
+class RankTimeoutError(ValueError):
+    """Another rank did not answer within the process group's timeout (a ValueError,
+    so that the tools print it as one line: ``env_cfg.dist_cfg.timeout`` was exceeded)."""
+
+
+def lost_peer(error: BaseException) -> bool:
+    """Whether a collective failed because a rank did not answer or went away."""
+    text = str(error).lower()
+    return isinstance(error, getattr(dist, 'DistBackendError', ())) or any(
+        cue in text for cue in ('timed out', 'connection closed by peer',
+                                'connection reset by peer'))
+
+
+def group_timeout() -> str:
+    """The timeout :func:`prepare_cpu_distributed` gave the group, in words."""
+    seconds = getattr(prepare_cpu_distributed, 'timeout', None)
+    return "torch's default, 30 min" if seconds is None else f'{seconds:g} s'
+
 
 def prepare_cpu_distributed(cfg: Config, launcher: str) -> bool:
     """Make ``launcher='pytorch'`` work without CUDA (gloo + CPU DDP).
 
     Sets ``env_cfg.dist_cfg.backend='gloo'`` (shown by the config dump) and initialises
-    the default process group with it from torchrun's environment, so the Runner does
-    not call ``torch.cuda.set_device``. A config without ``model_wrapper_cfg`` gets
+    the default process group with it from torchrun's environment, with
+    ``env_cfg.dist_cfg.timeout`` seconds (as mmengine's ``init_dist``; torch's default,
+    30 minutes, without it), so the Runner does not call ``torch.cuda.set_device``. A
+    config without ``model_wrapper_cfg`` gets
     ``dict(type='DeviceAwareDistributedDataParallel')`` (the recipes name it already).
 
     Args:
@@ -62,9 +104,13 @@ def prepare_cpu_distributed(cfg: Config, launcher: str) -> bool:
     if not cfg.get('model_wrapper_cfg'):
         # mmengine's default wrapper passes device_ids, which DDP refuses for CPU modules
         cfg.model_wrapper_cfg = dict(type='DeviceAwareDistributedDataParallel')
+    timeout = cfg.env_cfg.dist_cfg.get('timeout')
     if not dist.is_initialized():
+        options = {} if timeout is None else dict(
+            timeout=datetime.timedelta(seconds=float(timeout)))
         dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
-                                world_size=int(os.environ['WORLD_SIZE']))
+                                world_size=int(os.environ['WORLD_SIZE']), **options)
+        prepare_cpu_distributed.timeout = None if timeout is None else float(timeout)
     return True
 
 

@@ -19,7 +19,11 @@ from mmengine.runner import EpochBasedTrainLoop
 from mmsign.datasets.base import SKIPPED_SAMPLES_KEY
 from mmsign.engine.checkpoint import check_checkpoint_file, check_checkpoint_fits
 from mmsign.engine.loops import ResumableEpochBasedTrainLoop
-from mmsign.engine.random_state import get_random_state, set_random_state
+from mmsign.engine.random_state import (
+    get_random_state,
+    seed_samples_per_epoch,
+    set_random_state,
+)
 from mmsign.utils.state_dict import first_difference
 
 #: Skipped samples listed by name in a report; the rest are counted.
@@ -34,6 +38,9 @@ def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
 class TrainRandomStateHook(Hook):
     """Make a resumed run draw the same random numbers as an uninterrupted one.
 
+    mmengine lacks it: its checkpoints record the seed, not the generators' state, so a
+    resumed run draws other random numbers than the uninterrupted one would have.
+
     - Each checkpoint stores the state of the global generators (Python, numpy, torch
       CPU and CUDA) under ``random_state``, as it was after the last training iteration.
     - Validation during training runs on a copy of that state and the training state is
@@ -43,9 +50,14 @@ class TrainRandomStateHook(Hook):
       :class:`~mmsign.engine.loops.ResumableEpochBasedTrainLoop` after it has skipped
       the batches already trained, else at the start of training.
 
-    With seeded, deterministic runs (``--seed 0 --deterministic``) and data loaded in
-    the main process or by non-persistent workers (mmengine seeds those per epoch), the
-    losses and the final model after a resume equal those of the uninterrupted run. With
+    - Before training, the training sampler is wrapped so that each sample's random
+      numbers (data augmentation) depend on the run's seed, the epoch and the sample
+      only (:func:`~mmsign.engine.random_state.seed_samples_per_epoch`): the generators
+      of persistent DataLoader workers, which no checkpoint holds, do not matter.
+
+    With seeded, deterministic runs (``--seed 0 --deterministic``), data loaded in the
+    main process or by workers (persistent or not, as the recipes load it), the losses
+    and the final model after a resume equal those of the uninterrupted run. With
     several processes the state of rank 0 alone is saved, so it is not restored there
     (the resumed run is correct, but draws other random numbers).
     """
@@ -75,7 +87,10 @@ class TrainRandomStateHook(Hook):
         self._loaded_state = checkpoint.get('random_state')
 
     def before_train(self, runner) -> None:
-        """Hand the loaded state to the loop, or restore it now."""
+        """Seed the training samples per epoch, and hand the loaded state to the loop, or
+        restore it now."""
+        # persistent workers' generators are not in any checkpoint: make them not matter
+        seed_samples_per_epoch(runner.train_dataloader, runner.seed)
         state, self._loaded_state = self._loaded_state, None
         if runner.iter == 0:
             return  # load_from (fine-tuning), not a resume
@@ -103,6 +118,8 @@ class TrainRandomStateHook(Hook):
 @HOOKS.register_module()
 class BadSampleReportHook(Hook):
     """Count and report the samples a dataset with ``on_error='skip'`` could not load.
+
+    mmengine lacks it: a dataset that passes over a sample leaves no trace in its logs.
 
     The dataset logs each unreadable sample once and returns another sample in its
     place, naming the skipped one in the metainfo ``skipped_samples`` (this also works

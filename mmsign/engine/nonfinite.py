@@ -94,6 +94,9 @@ def log_skipped_step(losses: str, bad_ids: Sequence[str], note: str = '') -> Non
 class NonFiniteStepHook(Hook):
     """Log ``skipped_step`` and name the samples of a step skipped for a non-finite loss.
 
+    mmengine lacks it: its logger shows a NaN loss but not which samples caused it, nor
+    that the step was skipped.
+
     The optimiser wrapper (``SignOptimWrapper``, ``SignAmpOptimWrapper``) decides and
     skips on the device; this hook reads its flag after the iteration (mmengine's
     ``RuntimeInfoHook``, which runs first, has already read the losses on the host, so

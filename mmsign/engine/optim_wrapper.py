@@ -5,7 +5,7 @@ The one mechanism for a step whose loss is NaN or infinite lives here, in
 wrapper, which calls the same ``update_params``). See :class:`NonFiniteSkipMixin`.
 """
 from contextlib import contextmanager
-from typing import Dict, NamedTuple, Optional, Tuple, Union
+from typing import Dict, NamedTuple, Optional, Union
 
 import torch
 import torch.distributed as dist
@@ -14,14 +14,13 @@ from mmengine.dist import is_distributed
 from mmengine.logging import print_log
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 from torch import Tensor, nn
-from torch.optim import Optimizer
+
+try:
+    from torch.amp import GradScaler  # torch >= 2.3
+except ImportError:
+    from torch.cuda.amp import GradScaler
 
 from mmsign.engine.nonfinite import RunningStatsSnapshot
-
-#: Optimisers whose ``fused=True`` implementation (one kernel for the whole update, and a
-#: device-side ``found_inf`` that skips a step without a host-device synchronisation) is
-#: used on GPUs when the config does not choose.
-FUSABLE_OPTIMIZERS = (torch.optim.Adam, torch.optim.AdamW)
 
 
 class StepFlags(NamedTuple):
@@ -66,10 +65,10 @@ class NonFiniteSkipMixin:
     or optimiser state changes, the gradients are cleared and the BatchNorm statistics
     the bad forward pass moved are put back.
 
-    - Fused optimiser, no grad scaler, no accumulation (:func:`skips_on_device`; what
-      :class:`SignAmpOptimWrapper` gives on GPUs): the flag goes to the fused kernel as
-      ``found_inf`` and the statistics are restored with ``torch.where``; nothing waits
-      for the device, in one process and under DDP.
+    - Fused optimiser, no grad scaler, no accumulation (:func:`skips_on_device`; e.g.
+      ``optimizer=dict(type='Adam', fused=True)`` in bf16 on a GPU): the flag goes to
+      the fused kernel as ``found_inf`` and the statistics are restored with
+      ``torch.where``; nothing waits for the device, in one process and under DDP.
     - Otherwise the agreed flag is read on the host (one synchronisation per step; free
       on the CPU).
 
@@ -137,57 +136,24 @@ class NonFiniteSkipMixin:
 class SignOptimWrapper(NonFiniteSkipMixin, OptimWrapper):
     """mmengine's ``OptimWrapper`` (fp32) that skips non-finite steps.
 
+    mmengine lacks the skip: its wrapper steps on a NaN loss and the weights become NaN.
+
     Args: as ``mmengine.optim.OptimWrapper``.
     """
 
 
-def with_fused_update(optimizer: Optimizer,
-                      device_types: Tuple[str, ...] = ('cuda', )) -> Optimizer:
-    """The same optimiser with its fused implementation, when that is a safe swap.
-
-    Swapped: a freshly built (no state yet) :data:`FUSABLE_OPTIMIZERS` instance whose
-    ``fused`` and ``foreach`` were left unset, with all parameters on one device of
-    ``device_types``. Anything else is returned as it is.
-
-    Args:
-        optimizer (Optimizer): The optimiser the config built.
-        device_types (tuple[str]): Devices to swap on. Defaults to CUDA only (on the
-            CPU, fp32 training keeps the update it always had).
-
-    Returns:
-        Optimizer: A new optimiser with ``fused=True`` and the same parameter groups and
-        settings, or ``optimizer`` itself.
-    """
-    if type(optimizer) not in FUSABLE_OPTIMIZERS or optimizer.state:
-        return optimizer
-    groups = optimizer.param_groups
-    if any(group.get('fused') is not None or group.get('foreach') is not None
-           or group.get('differentiable') or group.get('capturable') for group in groups):
-        return optimizer
-    devices = {p.device for group in groups for p in group['params']}
-    if len(devices) != 1 or next(iter(devices)).type not in device_types:
-        return optimizer
-    defaults = dict(optimizer.defaults, fused=True, foreach=None)
-    return type(optimizer)([dict(group, fused=True, foreach=None) for group in groups],
-                           **defaults)
-
-
 @OPTIM_WRAPPERS.register_module()
 class SignAmpOptimWrapper(NonFiniteSkipMixin, AmpOptimWrapper):
-    """Autocast training with the best dtype the machine offers, skipping non-finite steps.
+    """mmengine's ``AmpOptimWrapper`` that skips non-finite steps and also runs on the CPU.
 
-    * GPUs with bf16 (Ampere and newer): bf16 autocast, no loss scaling (bf16 has fp32's
-      range, so a grad scaler only adds work).
-    * Other GPUs: fp16 autocast with mmengine's dynamic loss scaling, as the released
-      AdaptSign code trains.
-    * No GPU: plain fp32 with one log line, so recipes that ask for mixed precision still
-      run on a laptop or in CI (mmengine's ``AmpOptimWrapper`` refuses the CPU); or bf16
-      autocast on the CPU with ``cpu_dtype='bfloat16'`` (what ``--amp bf16`` sets).
+    What mmengine's wrapper lacks, and only that:
 
-    On a GPU, an Adam or AdamW optimiser that the config left without ``fused`` /
-    ``foreach`` is rebuilt with ``fused=True`` (``fused='auto'``): one kernel updates all
-    parameters, and a step with a non-finite loss is skipped on the device
-    (:class:`NonFiniteSkipMixin`).
+    * ``dtype='auto'``: bf16 on GPUs that have it (Ampere and newer), else fp16.
+    * No grad scaler for bf16 (bf16 has fp32's range; a scaler only adds work and a
+      host-device synchronisation per step): a disabled ``GradScaler`` stands in.
+    * No GPU: mmengine's wrapper refuses the CPU; this one trains in fp32, or in bf16
+      autocast with ``cpu_dtype='bfloat16'`` (what ``--amp bf16`` sets), with one log line,
+      so a recipe that asks for mixed precision also runs on a laptop or in CI.
 
     Args:
         dtype (str): Autocast dtype on GPUs: ``'auto'`` (as above), ``'bfloat16'`` or
@@ -196,67 +162,45 @@ class SignAmpOptimWrapper(NonFiniteSkipMixin, AmpOptimWrapper):
             ``mmengine.optim.AmpOptimWrapper``. Defaults to ``'dynamic'``.
         cpu_dtype (str, optional): Without a GPU: None (fp32, the default) or
             ``'bfloat16'`` (CPU autocast).
-        fused (str | bool): ``'auto'`` (fused Adam / AdamW when the parameters are on a
-            GPU), or False to keep the optimiser as the config built it. Defaults to
-            ``'auto'``.
         **kwargs: ``OptimWrapper`` arguments (``optimizer``, ``clip_grad``, ...).
     """
 
     def __init__(self, dtype: Union[str, torch.dtype] = 'auto',
                  loss_scale: Union[str, float, dict] = 'dynamic',
-                 cpu_dtype: Optional[str] = None,
-                 fused: Union[str, bool] = 'auto', **kwargs) -> None:
-        if not (fused == 'auto' or fused is False):
-            raise ValueError(f"fused={fused!r}: use 'auto' or False")
+                 cpu_dtype: Optional[str] = None, **kwargs) -> None:
         if cpu_dtype not in (None, 'bfloat16'):
             raise ValueError(f"cpu_dtype={cpu_dtype!r}: CPU autocast supports None (fp32) or "
                              "'bfloat16'")
-        if fused and 'optimizer' in kwargs:
-            kwargs['optimizer'] = with_fused_update(kwargs['optimizer'])
-        if not torch.cuda.is_available():
+        if torch.cuda.is_available():
+            if dtype == 'auto':
+                dtype = 'bfloat16' if torch.cuda.is_bf16_supported() else 'float16'
+            super().__init__(loss_scale=loss_scale, dtype=dtype, **kwargs)
+        else:
             OptimWrapper.__init__(self, **kwargs)
+            self._scale_update_param = None
             self.cast_dtype = None if cpu_dtype is None else torch.bfloat16
-            self.use_loss_scaler = False
             print_log('no CUDA device: training in '
                       + ('fp32' if cpu_dtype is None else 'bf16 autocast on the CPU'),
                       logger='current')
-            return
-        if dtype == 'auto':
-            dtype = 'bfloat16' if torch.cuda.is_bf16_supported() else 'float16'
-        super().__init__(loss_scale=loss_scale, dtype=dtype, **kwargs)
         self.use_loss_scaler = self.cast_dtype == torch.float16
-
-    def backward(self, loss: Tensor, **kwargs) -> None:
-        """Backward through the grad scaler only when fp16 needs one."""
-        if self.use_loss_scaler:
-            AmpOptimWrapper.backward(self, loss, **kwargs)
-        else:
-            OptimWrapper.backward(self, loss, **kwargs)
-
-    def step(self, **kwargs) -> None:
-        """Step through the grad scaler only when fp16 needs one."""
-        if self.use_loss_scaler:
-            AmpOptimWrapper.step(self, **kwargs)
-        else:
-            OptimWrapper.step(self, **kwargs)
-
-    def state_dict(self) -> dict:
-        """The optimiser state, with the grad scaler's only when there is one."""
-        if self.use_loss_scaler:
-            return AmpOptimWrapper.state_dict(self)
-        return OptimWrapper.state_dict(self)
+        if not self.use_loss_scaler:
+            self.loss_scaler = GradScaler(enabled=False)
 
     def load_state_dict(self, state_dict: dict) -> None:
-        """Load a state, dropping the grad scaler's when this run has none."""
-        if self.use_loss_scaler:
-            AmpOptimWrapper.load_state_dict(self, state_dict)
-            return
-        state_dict.pop('loss_scaler', None)  # a checkpoint written on an fp16 machine
-        OptimWrapper.load_state_dict(self, state_dict)
+        """Load a state; a grad scaler's state is dropped when this run has no scaler,
+        and an empty one (written by a run without a scaler) is ignored.
+
+        Args:
+            state_dict (dict): As ``AmpOptimWrapper.load_state_dict``.
+        """
+        if not self.use_loss_scaler or not state_dict.get('loss_scaler', True):
+            state_dict.pop('loss_scaler', None)
+        super().load_state_dict(state_dict)
 
     @contextmanager
     def optim_context(self, model: nn.Module):
-        """The BatchNorm snapshot, then autocast in :attr:`cast_dtype` (none for fp32)."""
+        """The BatchNorm snapshot, then autocast in :attr:`cast_dtype` (none for fp32:
+        mmengine's autocast would pick the CPU's bf16)."""
         self._stats = RunningStatsSnapshot(model)
         context = (OptimWrapper.optim_context if self.cast_dtype is None
                    else AmpOptimWrapper.optim_context)

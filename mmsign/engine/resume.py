@@ -2,9 +2,11 @@
 
 A run killed while it writes a checkpoint, a full disk or an interrupted copy leaves a
 truncated file; mmengine's auto-resume reads ``<work_dir>/last_checkpoint`` and would
-fail deep inside ``torch.load`` with a pickle or zip traceback. The checks here read only
-the archive structure and its CRCs (``torch.save`` writes a zip archive), so a truncated
-or corrupted checkpoint is found without unpickling it.
+fail deep inside ``torch.load`` with a pickle or zip traceback. The checks here read the
+archive structure and its CRCs (``torch.save`` writes a zip archive), so a truncated or
+corrupted checkpoint is found without unpickling it; a complete archive is then loaded
+with ``weights_only=True`` (tensors memory-mapped), so that one whose pickle holds
+anything else (a crafted file, another program's objects) is refused the same way.
 """
 import glob
 import logging
@@ -13,10 +15,9 @@ import os.path as osp
 import zipfile
 from typing import List, Optional, Tuple
 
-import torch
 from mmengine.logging import print_log
 
-from mmsign.utils.torch_load import not_a_checkpoint
+from mmsign.utils.torch_load import load_weights_only, not_a_checkpoint
 
 #: The file in which mmengine's CheckpointHook records the newest checkpoint.
 LAST_CHECKPOINT = 'last_checkpoint'
@@ -29,10 +30,10 @@ class CheckpointError(RuntimeError):
 def checkpoint_problem(path: str) -> Optional[str]:
     """Why ``path`` is not a complete checkpoint, or None if it is one.
 
-    A zip checkpoint (what ``torch.save`` writes) is checked without unpickling: the
+    A zip checkpoint (what ``torch.save`` writes) is checked before it is unpickled: the
     central directory must be readable, every member must match its CRC and the archive
-    must hold a ``data.pkl``. A file in torch's legacy format is loaded with
-    ``weights_only=True`` instead.
+    must hold a ``data.pkl``; then it (or a file in torch's legacy format) must load with
+    ``weights_only=True``.
 
     Args:
         path (str): The checkpoint file.
@@ -57,7 +58,7 @@ def checkpoint_problem(path: str) -> Optional[str]:
             return f'corrupt: member {broken} does not match its CRC'
         if not any(name.endswith('data.pkl') for name in names):
             return 'not a torch checkpoint (the zip archive holds no data.pkl)'
-        return None
+        return _load_problem(path, mmap=True)
     with open(path, 'rb') as f:
         head = f.read(4)
     if head.startswith(b'PK'):
@@ -66,14 +67,21 @@ def checkpoint_problem(path: str) -> Optional[str]:
     plainly_not = not_a_checkpoint(path)
     if plainly_not is not None:
         return plainly_not
+    return _load_problem(path, mmap=False)
+
+
+def _load_problem(path: str, mmap: bool) -> Optional[str]:
+    """Why ``torch.load(weights_only=True)`` refuses ``path`` (a complete archive can
+    still hold objects that are not tensors: a crafted pickle, another program's file)."""
     try:
-        torch.load(path, map_location='cpu', weights_only=True)
+        load_weights_only(path, map_location='cpu', mmap=mmap)
     except Exception as e:  # any failure means the file cannot be resumed from
         # torch's weights-only message buries the cause after its advice.
         lines = [line for line in str(e).split('WeightsUnpickler error:')[-1].splitlines()
-                 if line.strip()]
+                 if line.strip() and 'weights_only' not in line]
         reason = lines[0].strip()[:200] if lines else ''
-        return f'not a loadable checkpoint ({type(e).__name__}: {reason})'
+        return (f'not a loadable checkpoint ({type(e).__name__}: {reason}; only tensors '
+                'and what mmengine writes are unpickled)')
     return None
 
 
@@ -81,8 +89,8 @@ def _read_meta(path: str) -> dict:
     """``meta`` of a complete checkpoint, read without loading its tensors, with a
     ``problem`` entry when it cannot be resumed from."""
     try:
-        checkpoint = torch.load(path, map_location='cpu', mmap=zipfile.is_zipfile(path),
-                                weights_only=True)
+        checkpoint = load_weights_only(path, map_location='cpu',
+                                       mmap=zipfile.is_zipfile(path))
     except Exception as e:  # complete archive, but not a checkpoint this run can load
         return dict(problem=f'not loadable ({type(e).__name__}: {str(e)[:200]})')
     if not isinstance(checkpoint, dict) or 'state_dict' not in checkpoint:

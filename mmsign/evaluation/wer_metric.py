@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from mmaction.registry import METRICS
 from mmengine.evaluator import BaseMetric
-from mmengine.logging import print_log
+from mmengine.logging import MessageHub, print_log
 from mmengine.structures import BaseDataElement
 
 from .error_analysis import ErrorAnalysis, analyze, diagnose, read_stm_speakers
@@ -19,6 +19,13 @@ from .scoring import CorpusScore, format_alignment_report, format_counts, score_
 #: Result key and metric-name stem of each prediction branch, with its data-sample key.
 BRANCHES = {'seq': 'pred_glosses', 'conv': 'pred_glosses_conv'}
 _WHITESPACE = re.compile(r'\s')
+
+
+def in_training() -> bool:
+    """Whether this evaluation is the validation of a training run (mmengine's
+    ``RuntimeInfoHook`` records ``max_iters`` when training starts)."""
+    hub = MessageHub.get_current_instance()
+    return hub.get_info('loop_stage') == 'val' and hub.get_info('max_iters') is not None
 
 
 @METRICS.register_module()
@@ -48,7 +55,9 @@ class WERMetric(BaseMetric):
 
     A branch whose hypotheses are all empty, or mostly outside the references'
     vocabulary, logs a warning naming the likely cause (see
-    :func:`~.error_analysis.diagnose`) instead of a silent 100 %.
+    :func:`~.error_analysis.diagnose`) instead of a silent 100 %. During training
+    (validation inside a train run) empty hypotheses are what CTC gives in its first
+    epochs (only blank is predicted): one information line names the branches instead.
 
     Use ``save_best='wer/seq', rule='less'`` in the checkpoint hook.
 
@@ -178,6 +187,7 @@ class WERMetric(BaseMetric):
             if self.ref_file is None:
                 write_stm(osp.join(self.out_dir, 'ref.stm'), references, signers)
         metrics: Dict[str, float] = {}
+        still_blank = []  # branches that predict no gloss yet, during training
         for branch in BRANCHES:
             present = sum(branch in r for r in results)
             if branch != 'seq' and present < len(results):
@@ -198,7 +208,9 @@ class WERMetric(BaseMetric):
             print_log(f'WERMetric {branch}: {format_counts(score.totals)}',
                       logger='current')
             problem = diagnose(score, hypotheses)
-            if problem:
+            if problem and in_training() and not any(hypotheses.values()):
+                still_blank.append(branch)
+            elif problem:
                 print_log(f'WERMetric {branch}: {problem}', logger='current',
                           level=logging.WARNING)
             analysis = analyze(score, signers)
@@ -207,6 +219,10 @@ class WERMetric(BaseMetric):
                 self._write_analysis(branch, score, analysis, signers, problem)
             metrics.update(self._branch_metrics(branch, score))
             metrics[f'{branch}_ser'] = analysis.ser
+        if still_blank:
+            print_log(f'WERMetric: no gloss predicted yet ({", ".join(still_blank)} '
+                      'branch): the model outputs only blank, as CTC training does in its '
+                      'first epochs', logger='current')
         return metrics
 
     @staticmethod

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 _RUN_DIR = re.compile(r'^\d{8}_\d{6}$')
 
@@ -97,9 +98,26 @@ def read_scalars(path: str) -> TrainingCurves:
     return curves
 
 
+def wer_axis_scale(values: Sequence[float]) -> str:
+    """``'log'`` when the WERs span a decade or more (a quick start falls from 100 % to
+    well under 1 %), ``'symlog'`` for the same with a 0 among them, else ``'linear'``.
+
+    Args:
+        values (Sequence[float]): The plotted WERs.
+
+    Returns:
+        str: A matplotlib axis scale.
+    """
+    positive = [v for v in values if v > 0]
+    if len(positive) < 2 or max(positive) < 10 * min(positive):
+        return 'linear'
+    return 'symlog' if len(positive) < len(values) else 'log'
+
+
 def plot_curves(curves: TrainingCurves, out: str, metrics: Optional[Sequence[str]] = None,
                 title: Optional[str] = None) -> str:
-    """Draw the loss per iteration (and its mean per epoch) and the dev metrics per epoch.
+    """Draw the loss per iteration (and its mean per epoch) and the dev metrics per epoch
+    (:func:`curves_figure`) into a PNG.
 
     Args:
         curves (TrainingCurves): From :func:`read_scalars`.
@@ -110,6 +128,23 @@ def plot_curves(curves: TrainingCurves, out: str, metrics: Optional[Sequence[str
 
     Returns:
         str: ``out``.
+    """
+    curves_figure(curves, metrics, title).savefig(out, dpi=100)
+    return out
+
+
+def curves_figure(curves: TrainingCurves, metrics: Optional[Sequence[str]] = None,
+                  title: Optional[str] = None) -> Figure:
+    """The figure of :func:`plot_curves`: text of at least 9 pt at the saved size, the
+    WER axis logarithmic when the WERs span decades (:func:`wer_axis_scale`).
+
+    Args:
+        curves (TrainingCurves): From :func:`read_scalars`.
+        metrics (Sequence[str], optional): Validation keys to plot.
+        title (str, optional): Figure title.
+
+    Returns:
+        Figure: The figure (Agg, no pyplot state).
     """
     if not curves.train:
         raise ValueError(f'{curves.source} has no training log lines (no "loss")')
@@ -136,31 +171,37 @@ def plot_curves(curves: TrainingCurves, out: str, metrics: Optional[Sequence[str
     ax_loss.set_xlabel('iteration (grey lines: epoch ends)')
     ax_loss.set_ylabel('loss')
     ax_loss.set_title('training loss')
-    ax_loss.legend(fontsize=8)
+    ax_loss.legend(fontsize=9)
     ax_loss.grid(alpha=0.3)
 
     if curves.val and metrics:
         epochs = [row['step'] for row in curves.val]
         for key in metrics:
             values = [row[key] for row in curves.val]
-            ax_wer.plot(epochs, values, 'o-', label=key)
             best = min(range(len(values)), key=values.__getitem__)
-            ax_wer.annotate(f'{values[best]:.1f}', (epochs[best], values[best]),
-                            textcoords='offset points', xytext=(0, 6), ha='center',
-                            fontsize=8)
+            # The best value goes into the legend: labels at the points collide when
+            # the branches end close together.
+            ax_wer.plot(epochs, values, 'o-',
+                        label=f'{key} (best {values[best]:.2f}, epoch {epochs[best]})')
         ax_wer.set_xticks(epochs)
-        ax_wer.legend(fontsize=8)
+        ax_wer.legend(fontsize=9)
+        scale = wer_axis_scale([row[key] for row in curves.val for key in metrics])
+        if scale != 'linear':
+            ax_wer.set_yscale(scale, **({'linthresh': 0.1} if scale == 'symlog' else {}))
+            ax_wer.yaxis.set_major_formatter(ScalarFormatter())
     else:
         ax_wer.text(0.5, 0.5, 'no validation in this run', ha='center', va='center',
                     transform=ax_wer.transAxes)
     ax_wer.set_xlabel('epoch')
-    ax_wer.set_ylabel('WER (%)')
+    ax_wer.set_ylabel('WER (%)' + (', log scale' if ax_wer.get_yscale() != 'linear' else ''))
     ax_wer.set_title('dev WER (lower is better)')
-    ax_wer.grid(alpha=0.3)
+    ax_wer.grid(alpha=0.3, which='both' if ax_wer.get_yscale() != 'linear' else 'major')
+    for axis in (ax_loss, ax_wer):
+        axis.tick_params(labelsize=9)
     fig.suptitle(title or osp.basename(osp.dirname(osp.dirname(curves.source))))
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    return out
+    return fig
 
 
-__all__ = ['TrainingCurves', 'latest_scalars_file', 'plot_curves', 'read_scalars']
+__all__ = ['TrainingCurves', 'curves_figure', 'latest_scalars_file', 'plot_curves',
+           'read_scalars', 'wer_axis_scale']

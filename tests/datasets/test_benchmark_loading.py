@@ -1,4 +1,5 @@
-"""The building blocks of tools/analysis/benchmark_loading.py count what they claim."""
+"""The building blocks of the benchmark's loading subcommand (tools/dev/benchmark/loading.py)
+count what they claim."""
 import importlib.util
 import os.path as osp
 
@@ -6,7 +7,7 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def load_tool():
-    path = osp.join(REPO_ROOT, 'tools', 'analysis', 'benchmark_loading.py')
+    path = osp.join(REPO_ROOT, 'tools', 'dev', 'benchmark', 'loading.py')
     spec = importlib.util.spec_from_file_location('benchmark_loading', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
-from mmsign.apis.runtime import amp_dtype, apply_amp
+from mmsign.cli.runtime import amp_dtype, apply_amp
 from mmsign.engine.loops import AmpValLoop
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -48,11 +48,6 @@ class DtypeRecorder:
         self.seen.setdefault(self.phase or ('train' if module.training else 'val'),
                              set()).add(output.dtype)
 
-
-@pytest.fixture
-def unformatted_config_text(monkeypatch):
-    monkeypatch.setattr('mmengine.config.config.FormatCode',
-                        lambda text, **kwargs: (text, False))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path (bf16 autocast)')

@@ -108,7 +108,7 @@ def test_reads_the_real_references(release_data):
 
 
 def test_parse_sclite_dtl_is_the_one_parser():
-    """tools/analysis/score_wer.py and benchmark_wer.py read sclite's dtl report with
+    """tools/analysis/score_wer.py and the benchmark's wer subcommand read sclite's dtl report with
     mmsign.evaluation.parse_sclite_dtl; a report without the counts is refused."""
     from mmsign.evaluation import ErrorCounts, parse_sclite_dtl
     text = ('Percent Substitution      =   44.4%   (   4)\n'

@@ -1,11 +1,8 @@
 """One tiny synthetic data set and one uninterrupted training run, shared by the tests."""
-import io
-import logging
 import os.path as osp
 
 import pytest
-from mmengine.logging import MMLogger
-from reliability_helpers import generator_options, log_of, train, write_config
+from reliability_helpers import generator_options, log_of, recipe_workers, train, write_config
 
 from mmsign.datasets.synthetic import ensure_synthetic_dataset
 
@@ -22,24 +19,17 @@ def data_root(tmp_path_factory) -> str:
 def baseline(tmp_path_factory, data_root) -> str:
     """Work dir of an uninterrupted, seeded, deterministic run of 3 epochs x 4 batches.
 
-    It keeps every epoch's checkpoint. Checkpoints do not change the run (saving draws
-    no random numbers), so runs with other checkpoint settings must follow it exactly.
+    It keeps every epoch's checkpoint. Its training loader has the shipped recipe's worker
+    settings (a persistent worker process), as the runs compared with it. Checkpoints do
+    not change the run (saving draws no random numbers), so runs with other checkpoint
+    settings must follow it exactly.
     """
     root = tmp_path_factory.mktemp('baseline')
-    config = write_config(str(root / 'config.py'), data_root, checkpoint='max_keep_ckpts=-1')
+    config = write_config(str(root / 'config.py'), data_root, checkpoint='max_keep_ckpts=-1',
+                          workers=recipe_workers())
     work_dir = str(root / 'work')
     result = train(config, work_dir)
     assert result.returncode == 0, log_of(result)[-4000:]
     assert all(osp.isfile(osp.join(work_dir, f'epoch_{n}.pth')) for n in (1, 2, 3))
     return work_dir
 
-
-@pytest.fixture
-def mm_log():
-    """What mmengine's current logger writes during the test."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    yield stream
-    logger.removeHandler(handler)

@@ -7,6 +7,11 @@ variable ``MMSIGN_FAULT`` of the run says what goes wrong (nothing when unset):
   (``runner.iter``, from 0);
 - ``kill_in_save=NAME``: the process SIGKILLs itself half-way through writing a file
   whose name starts with NAME (e.g. ``epoch_2.pth``), leaving half of it on disk;
+- ``fsize_after_epoch=N,fsize=BYTES``: after epoch N (and its checkpoint) no file of
+  more than BYTES bytes can be written (``RLIMIT_FSIZE``, SIGXFSZ ignored: writes fail
+  with EFBIG as they would on a full disk);
+- ``stop_at_iter=N,rank=R``: rank R SIGSTOPs itself before training iteration N (a hung
+  rank: the others wait in the next collective);
 - ``nan_at_iter=N`` (``,rank=R``): the backbone output of iteration N (on rank R only)
   is NaN; the hook writes ``nan_step_rank<rank>.json`` into the work dir saying whether
   any parameter, BatchNorm statistic or optimiser state changed in that iteration, and
@@ -18,6 +23,7 @@ iteration's sample ids, and ``skipped_step``).
 import json
 import os
 import os.path as osp
+import resource
 import signal
 from typing import Dict
 
@@ -89,6 +95,13 @@ class FaultInjectionHook(Hook):
             with open(path) as f:
                 self.losses = {int(k): v for k, v in json.load(f).items()}
 
+    def after_train_epoch(self, runner) -> None:
+        if runner.epoch + 1 == int(self.fault.get('fsize_after_epoch', -1)):
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            limit = int(self.fault['fsize'])
+            resource.setrlimit(resource.RLIMIT_FSIZE,
+                               (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
     def _model(self, runner):
         return runner.model.module if is_model_wrapper(runner.model) else runner.model
 
@@ -99,6 +112,9 @@ class FaultInjectionHook(Hook):
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         if runner.iter == int(self.fault.get('kill_at_iter', -1)):
             os.kill(os.getpid(), signal.SIGKILL)
+        if runner.iter == int(self.fault.get('stop_at_iter', -1)) and int(
+                self.fault.get('rank', 0)) == get_rank():
+            os.kill(os.getpid(), signal.SIGSTOP)
         nan_iter = int(self.fault.get('nan_at_iter', -2))
         if runner.iter in (nan_iter, nan_iter + 1):
             self._before = _state(self._model(runner), runner.optim_wrapper.optimizer)

@@ -26,8 +26,16 @@ def generator_options() -> dict:
     return dict(Config.fromfile(SYNTHETIC).train_dataloader.dataset.generator, **GENERATOR)
 
 
+def recipe_workers() -> str:
+    """The shipped synthetic recipe's training worker settings (``persistent_workers``)."""
+    from mmengine.config import Config
+    loader = Config.fromfile(SYNTHETIC).train_dataloader
+    return (f'num_workers={loader.num_workers}, '
+            f'persistent_workers={loader.persistent_workers}')
+
+
 def write_config(path: str, data_root: str, max_epochs: int = 3, checkpoint: str = '',
-                 dataset: str = '', extra: str = '') -> str:
+                 dataset: str = '', extra: str = '', workers: str = '') -> str:
     """A config: the synthetic recipe, 4 batches of 2 videos per epoch, 5 dev/test videos.
 
     Args:
@@ -37,21 +45,26 @@ def write_config(path: str, data_root: str, max_epochs: int = 3, checkpoint: str
         checkpoint (str): Extra ``CheckpointHook`` arguments, e.g. ``'max_keep_ckpts=2'``.
         dataset (str): Extra dataset arguments of every split, e.g. ``"on_error='skip'"``.
         extra (str): More config lines.
+        workers (str): The training loader's worker settings (e.g. :func:`recipe_workers`);
+            default: none, data loaded in the main process.
 
     Returns:
         str: ``path``.
     """
-    loader = ('dict(batch_size=2, num_workers=0, persistent_workers=False, dataset=dict('
-              f'data_root={data_root!r}, generator={GENERATOR!r}, {dataset}))')
+    main_process = 'num_workers=0, persistent_workers=False'
+
+    def loader(settings: str) -> str:
+        return (f'dict(batch_size=2, {settings}, dataset=dict(data_root={data_root!r}, '
+                f'generator={GENERATOR!r}, {dataset}))')
     text = f"""
 _base_ = [{SYNTHETIC!r}]
 custom_imports = dict(imports=['mmsign', 'mmsign_test_faults'], allow_failed_imports=False)
 custom_hooks = [dict(type='TrainRandomStateHook'), dict(type='BadSampleReportHook'),
                 dict(type='CheckpointCompatibilityHook'), dict(type='NonFiniteStepHook'),
                 dict(type='FaultInjectionHook')]
-train_dataloader = {loader}
-val_dataloader = {loader}
-test_dataloader = {loader}
+train_dataloader = {loader(workers or main_process)}
+val_dataloader = {loader(main_process)}
+test_dataloader = {loader(main_process)}
 train_cfg = dict(max_epochs={max_epochs})
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict({checkpoint}))
 {extra}

@@ -8,7 +8,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmsign.apis.runtime import resolve_checkpoint
+from mmsign.cli.runtime import resolve_checkpoint
 from mmsign.engine.resume import CheckpointError, checkpoint_problem, find_resume_checkpoint
 
 

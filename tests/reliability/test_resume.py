@@ -1,9 +1,10 @@
 """Killed runs resume exactly; truncated checkpoints are skipped or refused, never unpickled.
 
 Each scenario trains the synthetic recipe (3 epochs x 4 batches, --seed 0
---deterministic), is killed with SIGKILL, resumes with ``tools/train.py --resume`` and
-must match the uninterrupted ``baseline`` run: same batches, bit-identical losses, the
-same final WER counts and the same final weights.
+--deterministic, the recipe's persistent training worker), is killed with SIGKILL,
+resumes with ``tools/train.py --resume`` and must match the uninterrupted ``baseline``
+run: same batches, bit-identical losses, the same final WER counts and the same final
+weights.
 """
 import os
 import os.path as osp
@@ -12,7 +13,15 @@ import signal
 
 import pytest
 import torch
-from reliability_helpers import log_of, losses, state_dict, train, val_metrics, write_config
+from reliability_helpers import (
+    log_of,
+    losses,
+    recipe_workers,
+    state_dict,
+    train,
+    val_metrics,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +51,7 @@ def last_checkpoint(work_dir: str) -> str:
 
 def test_kill_mid_epoch_resumes_inside_the_epoch_exactly(baseline, data_root, tmp_path):
     config = write_config(str(tmp_path / 'config.py'), data_root,
-                          checkpoint='by_epoch=False, interval=3')
+                          checkpoint='by_epoch=False, interval=3', workers=recipe_workers())
     work_dir = str(tmp_path / 'work')
     killed = train(config, work_dir, fault='kill_at_iter=7')
     assert killed.returncode == -signal.SIGKILL, log_of(killed)[-3000:]
@@ -60,7 +69,7 @@ def test_kill_mid_epoch_resumes_inside_the_epoch_exactly(baseline, data_root, tm
 def test_kill_while_saving_keeps_the_previous_checkpoint(baseline, data_root, tmp_path):
     # The recipe keeps one checkpoint (max_keep_ckpts=1): mmengine would delete
     # epoch_1.pth before writing epoch_2.pth, leaving nothing complete to resume from.
-    config = write_config(str(tmp_path / 'config.py'), data_root)
+    config = write_config(str(tmp_path / 'config.py'), data_root, workers=recipe_workers())
     work_dir = str(tmp_path / 'work')
     killed = train(config, work_dir, fault='kill_in_save=epoch_2.pth')
     assert killed.returncode == -signal.SIGKILL, log_of(killed)[-3000:]
@@ -91,7 +100,7 @@ def test_truncated_last_checkpoint_falls_back_to_a_complete_one(baseline, data_r
         f.write(newest)
     with open(osp.join(work_dir, 'losses_rank0.json'), 'w') as f:
         f.write('{}')
-    config = write_config(str(tmp_path / 'config.py'), data_root)
+    config = write_config(str(tmp_path / 'config.py'), data_root, workers=recipe_workers())
     resumed = train(config, work_dir, '--resume')
     log = log_of(resumed)
     assert resumed.returncode == 0, log[-4000:]
@@ -103,6 +112,8 @@ def test_truncated_last_checkpoint_falls_back_to_a_complete_one(baseline, data_r
     assert all(got[step] == expected[step] for step in got)
     ours, theirs = state_dict(newest), state_dict(osp.join(baseline, 'epoch_3.pth'))
     assert all(torch.equal(ours[key], theirs[key]) for key in theirs)
+    # the copy's checkpoints name the original work dir's files: none was deleted there
+    assert all(osp.isfile(osp.join(baseline, f'epoch_{n}.pth')) for n in (1, 2, 3))
 
 
 def test_resume_refuses_broken_checkpoints_with_a_clear_error(baseline, data_root, tmp_path):

@@ -1,5 +1,5 @@
-"""tools/analysis/benchmark_vit_reference.py (the plain-ViT reference of the speed targets)
-and benchmark.py's --profile, on the CPU."""
+"""tools/analysis/benchmark.py vit-reference (the plain-ViT reference of the speed targets)
+and the train subcommand's --profile, on the CPU."""
 import importlib.util
 import json
 import os.path as osp
@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOLS = osp.join(REPO_ROOT, 'tools', 'analysis')
+TOOLS = osp.join(REPO_ROOT, 'tools', 'dev', 'benchmark')
 
 
 def load(name):
@@ -19,7 +19,7 @@ def load(name):
 
 
 def test_reference_block_is_standard_attention():
-    tool = load('benchmark_vit_reference')
+    tool = load('vit_reference')
     torch.manual_seed(0)
     block = tool.Block(16, 2)
     x = torch.randn(3, 5, 16)
@@ -32,7 +32,7 @@ def test_reference_block_is_standard_attention():
 
 
 def test_reference_times_the_frames_benchmark_py_draws(tmp_path):
-    tool, bench = load('benchmark_vit_reference'), load('benchmark')
+    tool, bench = load('vit_reference'), load('steps')
     out = tmp_path / 'ref.json'
     assert tool.main(['--train', '--arch', '32,1,2,8,32', '--steps', '2', '--warmup', '1',
                       '--device', 'cpu', '--json', str(out)]) == 0
@@ -44,7 +44,7 @@ def test_reference_times_the_frames_benchmark_py_draws(tmp_path):
 
 
 def test_profile_counts_operators_per_step(tmp_path):
-    bench = load('benchmark')
+    bench = load('steps')
     out, table = tmp_path / 'r.json', tmp_path / 'profile.txt'
     config = osp.join(REPO_ROOT, 'configs', 'adaptsign_synthetic.py')
     assert bench.main([config, '--device', 'cpu', '--steps', '3', '--warmup', '1',

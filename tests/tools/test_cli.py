@@ -171,7 +171,7 @@ def test_resume_from_nothing_ctrl_c_and_quiet_terminal(tmp_path):
     with open(log_file) as f:
         logged = f.read()
     assert 'Config:' in logged and 'Hooks will be executed' in logged
-    assert f'config dump and hook order: in {log_file}' in text
+    assert f'config dump, hook order and PyTorch build details: in {log_file}' in text
     # --verbose prints them on the terminal too
     shown = run([TEST, SYNTHETIC, named, '--work-dir', work_dir, '--verbose',
                  '--cfg-options', *small(data_root)], tmp_path)

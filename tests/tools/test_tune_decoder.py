@@ -77,6 +77,10 @@ def test_tuned_decoder_gives_the_tuned_wer(tmp_path, capsys, monkeypatch):
                             ('4', '1.0', '0.0')]
     assert len(set(rows.values())) > 1, table  # the grid points decode differently
     greedy = float(re.search(r'^greedy +- +- +- +([\d.]+)', table, re.M).group(1))
+    listed = [float(w) for w in re.findall(r'^(?:beam|greedy) +\S+ +\S+ +\S+ +([\d.]+) ',
+                                           table, re.M)]
+    assert len(listed) == 5 and listed == sorted(listed), table  # best first
+    assert re.search(r'^.* <- best$', table, re.M).group(0).split()[4] == f'{listed[0]:.2f}'
     assert osp.isfile(osp.join(osp.dirname(out), 'posteriors_val.pt'))
 
     # The config's own (greedy) decoder and the written best config give the table's WER.

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from mmsign.apis.runtime import DictAction, load_config
+from mmsign.cli.runtime import DictAction, load_config
 from mmsign.models.complexity import recognizer_complexity
 
 

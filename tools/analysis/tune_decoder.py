@@ -12,9 +12,10 @@ log-posteriors of every video, cached in ``--cache`` (reused while config, check
 split are the same); every point of the grid ``--beams`` x ``--lm-weights`` x
 ``--word-scores`` then only decodes and scores them, with the config's evaluator
 (normalisation, reference STM). The table lists greedy decoding, the beam search without
-LM and every grid point; the best point (lowest WER; among equal WERs the first in grid
-order, so the smallest weights) is written as a config snippet to ``--out``. ``--test``
-also decodes the test split with the greedy, no-LM and best settings (never tuned on).
+LM and every grid point, sorted by WER (best first); the best point (lowest WER; among
+equal WERs the first in grid order, so the smallest weights) is written as a config
+snippet to ``--out``. ``--test`` also decodes the test split with the greedy, no-LM and
+best settings (never tuned on).
 """
 import argparse
 import hashlib
@@ -32,7 +33,7 @@ from mmengine.runner import Runner
 
 import mmsign  # noqa: F401  (registers mmsign's modules)
 from mmsign.apis import init_recognizer
-from mmsign.apis.runtime import DictAction
+from mmsign.cli.runtime import DictAction
 from mmsign.evaluation import format_counts, read_stm, score_corpus
 from mmsign.models.decoders import CTCBeamSearchDecoder, CTCGreedyDecoder
 
@@ -217,7 +218,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f'LM {args.lm or "none"}')
     print(f'{"decoder":8} {"beam":>5} {"lm_w":>6} {"word":>6} {"WER %":>7} {"S":>5} '
           f'{"D":>5} {"I":>5}')
-    for name, beam, weight, word, t in rows:
+    # Best first; equal WERs keep grid order (greedy first), so the best row leads.
+    for name, beam, weight, word, t in sorted(rows, key=lambda row: row[-1].wer):
         mark = ' <- best' if (beam, weight, word) == best else ''
         print(f'{name:8} {beam!s:>5} {weight!s:>6} {word!s:>6} {t.wer:7.2f} '
               f'{t.substitutions:5d} {t.deletions:5d} {t.insertions:5d}{mark}')

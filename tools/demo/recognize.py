@@ -11,9 +11,12 @@ recipes: 256x256, the synthetic quick start: 36x36), its centre crop and its pac
 ``--fps 25`` resamples to PHOENIX's frame rate. Videos longer than ``--window`` frames
 are run in overlapping windows (bounded memory) with a progress bar. Each gloss is
 printed with its start and end time and a confidence. What was done is printed.
+``--plot ctc.png`` draws the CTC output over time (blank and each recognised gloss per
+frame, the decoded glosses and their times under it).
 """
 import argparse
 import json
+import os.path as osp
 import sys
 
 import torch
@@ -25,8 +28,10 @@ from mmsign.apis import (
     inference_recognizer,
     init_recognizer,
 )
-from mmsign.apis.cli import require_paths, run_cli
-from mmsign.apis.runtime import DictAction
+from mmsign.cli.command import require_paths, run_cli
+from mmsign.cli.runtime import DictAction
+from mmsign.apis.video_input import check_video
+from mmsign.engine.checkpoint import check_checkpoint_file
 
 PROG = 'tools/demo/recognize.py'
 
@@ -40,6 +45,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--show-frames', action='store_true',
                         help='print the most likely class of every output frame (each '
                         'covers the head\'s stride of input frames: 4 in the recipes)')
+    parser.add_argument('--plot', metavar='FILE',
+                        help='draw the CTC output over time into this PNG: per frame the '
+                        'probability of blank and of each recognised gloss, the decoded '
+                        'glosses and their times under it')
     parser.add_argument('--with-logits', action='store_true',
                         help='also write the logits of both branches into --out')
     parser.add_argument('--device', default='cuda:0' if torch.cuda.is_available() else 'cpu',
@@ -100,8 +109,23 @@ def main(argv=None) -> int:
     return run_cli(lambda: recognize(args), PROG, debug=args.debug or None)
 
 
-def recognize(args: argparse.Namespace) -> int:
+def check_inputs(args: argparse.Namespace) -> None:
+    """Refuse a missing or unusable input before the model is built (seconds to minutes).
+
+    A missing path, a file without a video stream, a folder without frames and a
+    checkpoint that is not one each end the command with one line.
+    """
     require_paths(config=args.config, checkpoint=args.checkpoint, video=args.video)
+    for out in (args.out, args.plot):
+        if out and not osp.isdir(osp.dirname(osp.abspath(out))):
+            raise FileNotFoundError(f'output folder not found: {osp.dirname(out)} (for '
+                                    f'{out}): create it first')
+    check_video(args.video)
+    check_checkpoint_file(args.checkpoint)
+
+
+def recognize(args: argparse.Namespace) -> int:
+    check_inputs(args)
     model = init_recognizer(args.config, args.checkpoint, device=args.device,
                             cfg_options=args.cfg_options)
     result = inference_recognizer(model, args.video, fps=args.fps,
@@ -127,6 +151,12 @@ def recognize(args: argparse.Namespace) -> int:
             json.dump(result.to_dict(with_logits=args.with_logits), f, ensure_ascii=False,
                       indent=1)
         print(f'wrote {args.out}')
+    if args.plot:
+        from mmsign.visualization import plot_recognition
+        plot_recognition(args.plot, result, model.vocab.glosses, model.head.geometry.stride,
+                         fps=args.fps or video['source_fps'],
+                         title=f'{video["name"]}: CTC output of the sequence branch')
+        print(f'wrote {args.plot}')
     return 0
 
 

@@ -23,7 +23,7 @@ from mmsign.apis import FramePipeline, VideoSource, inference_steps, init_recogn
 from mmsign.apis.onnx_export import ExportableRecognizer, export_onnx
 from mmsign.apis.onnx_inference import OnnxRecognizer, write_onnx_metadata
 from mmsign.apis.pipeline import pipeline_frame_size
-from mmsign.apis.runtime import DictAction
+from mmsign.cli.runtime import DictAction
 from mmsign.models.decoders.timestamps import frame_stride
 
 

@@ -35,8 +35,8 @@ import numpy as np
 import torch
 
 from mmsign.apis import init_recognizer
-from mmsign.apis.cli import require_paths, run_cli
-from mmsign.apis.runtime import DictAction
+from mmsign.cli.command import require_paths, run_cli
+from mmsign.cli.runtime import DictAction
 from mmsign.visualization import (
     FRAMES_PER_STEP,
     PanelRenderer,

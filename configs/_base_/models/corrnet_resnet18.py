@@ -14,8 +14,13 @@ model = dict(
         type='CorrNetResNet',
         arch='resnet18',
         base_channels=64,
-        # (3, 4) for the released CSL-Daily checkpoint.
-        corr_stages=(2, 3, 4),
-        pretrained=None,
-        # The affinity products in bfloat16 on CUDA, in the input dtype on the CPU.
-        affinity_dtype='auto'))
+        # Correlation + identification after layers 2, 3 and 4 (no layer2 module in the
+        # released CSL-Daily checkpoint); each added as x + alpha[k] * M(x), alpha from 0.
+        # affinity_dtype: the affinity products in bfloat16 on CUDA, in the input dtype on
+        # the CPU.
+        stage_modules=dict(
+            layer2=[dict(type='CorrelationIdentification', affinity_dtype='auto')],
+            layer3=[dict(type='CorrelationIdentification', affinity_dtype='auto')],
+            layer4=[dict(type='CorrelationIdentification', affinity_dtype='auto')]),
+        mixing_init=0.0,
+        pretrained=None))

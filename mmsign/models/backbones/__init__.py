@@ -19,16 +19,25 @@ from .clip_checkpoint import read_clip_image_tower
 from .clip_vit import FrozenCLIPBlock
 from .corrnet import CorrNetResNet
 from .corrnet_modules import CorrelationIdentification, CorrelationModule, IdentificationModule
+from .framewise_resnet import FrameWiseResNet
 from .mmpretrain_vit import FrozenMMPretrainBlock
+from .signgraph_modules import (
+    EdgeConvolution,
+    GraphConvolution,
+    LocalSignGraph,
+    TemporalSignGraph,
+)
 from .slowfastsign import SlowFastSignResNet3d
 from .slowfastsign_fusion import BidirectionalFusion, PackedConv3d
 
 __all__ = [
     'Adapter', 'AdaptSignBlock', 'AdaptSignMMPretrainViT', 'AdaptSignViT',
     'AdaptSignViTBase', 'AggregationBlock', 'AggregationQuery', 'AttentionRecord',
-    'CorrelationIdentification', 'CorrelationModule', 'CorrNetResNet', 'IdentificationModule',
-    'FrozenBlock', 'FrozenCLIPBlock', 'FrozenMMPretrainBlock', 'PrefixTokens',
+    'CorrelationIdentification', 'CorrelationModule', 'CorrNetResNet', 'EdgeConvolution',
+    'FrameWiseResNet', 'FrozenBlock', 'FrozenCLIPBlock', 'FrozenMMPretrainBlock',
+    'GraphConvolution', 'IdentificationModule', 'LocalSignGraph', 'PrefixTokens',
+    'TemporalCorrelation', 'TemporalSignGraph', 'merge_heads', 'read_clip_image_tower',
+    'split_heads',
     'BidirectionalFusion', 'PackedConv3d', 'SlowFastSignResNet3d',
-    'TemporalCorrelation', 'merge_heads', 'read_clip_image_tower', 'split_heads',
     'temporal_window_weights'
 ]

@@ -18,10 +18,11 @@ of its video is the edge frame itself; the 9-frame convolutions see zeros there.
 :class:`TemporalSegments` says where the videos are among the frames (``[N, C, H, W]``,
 the layout of every layer here), so that videos of a batch never see each other.
 """
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
+from mmaction.registry import MODELS
 from torch import Tensor, nn
 
 AFFINITY_DTYPES = ('auto', 'input', 'bfloat16')
@@ -61,13 +62,15 @@ class FrameBatchNorm3d(nn.BatchNorm3d):
 
 
 class TemporalSegments:
-    """Where the videos are among ``N`` frames ``[N, C, H, W]``: ``B`` videos of ``T``
-    frames each (``N = B * T``), or videos of any lengths one after another.
+    """Where the videos are among ``N`` frames ``[N, ...]``: ``B`` videos of ``T`` frames
+    each (``N = B * T``), or videos of any lengths one after another.
 
-    Equal lengths use the direct form (shifts and padded convolutions on ``[B, T, ...]``
-    views, as the released code computes its padded batch) unless ``packed=True``; other
-    lengths index the frames, with index tensors built on the host once per forward and
-    shared by every module.
+    Every module added to the trunk gets one and asks it for temporal neighbours and
+    temporal convolutions, so that videos of a batch never see each other. Equal lengths
+    use the direct form (shifts and padded convolutions on ``[B, T, ...]`` views, as the
+    released code computes its padded batch) unless ``packed=True``; other lengths index
+    the frames, with index tensors built on the host once per forward and shared by every
+    module.
 
     Args:
         lengths (Sequence[int]): Frames of each video, in order.
@@ -75,37 +78,51 @@ class TemporalSegments:
         packed (bool): Index the frames even when all lengths are equal.
     """
 
+    #: The widest temporal reach (frames on each side) of a convolution it runs.
+    MAX_REACH = 8
+
     def __init__(self, lengths: Sequence[int], device: torch.device,
                  packed: bool = False) -> None:
         self.lengths: Tuple[int, ...] = tuple(int(n) for n in lengths)
         if not self.lengths or min(self.lengths) < 1:
             raise ValueError(f'every video needs at least one frame, got {self.lengths}')
+        self.device = device
         self.uniform = len(set(self.lengths)) == 1 and not packed
+        self._shift_index: Dict[int, Tensor] = {}
+        self._real_index: Dict[int, Tensor] = {}
         if self.uniform:  # the direct form: nothing to index
             return
         total = sum(self.lengths)
-        following, preceding, gapped, real = [], [], [], []
+        gapped, real = [], []
         start = 0
         for length in self.lengths:
-            frames = range(start, start + length)
-            following += [min(t + 1, start + length - 1) for t in frames]
-            preceding += [max(t - 1, start) for t in frames]
-            # TEMPORAL_REACH zero frames (index ``total``) before each video and after the
-            # last keep every 9-frame window inside its own video; output position p of
-            # an unpadded convolution is centred on input p + TEMPORAL_REACH.
-            gapped += [total] * TEMPORAL_REACH
-            real += range(len(gapped) - TEMPORAL_REACH, len(gapped) - TEMPORAL_REACH + length)
-            gapped += frames
+            # MAX_REACH zero frames (index ``total``) before each video and after the last
+            # keep every window of a convolution inside its own video.
+            gapped += [total] * self.MAX_REACH
+            real += range(len(gapped), len(gapped) + length)
+            gapped += range(start, start + length)
             start += length
-        gapped += [total] * TEMPORAL_REACH
+        gapped += [total] * self.MAX_REACH
+        self.following = self._index(self._offset_frames(1, clamp=True))
+        self.preceding = self._index(self._offset_frames(-1, clamp=True))
+        self.gapped = self._index(gapped)
+        self.real = real
 
-        def as_index(values):
-            return torch.tensor(values, dtype=torch.long).to(device, non_blocking=True)
+    def _index(self, values: Sequence[int]) -> Tensor:
+        return torch.tensor(values, dtype=torch.long).to(self.device, non_blocking=True)
 
-        self.following = as_index(following)
-        self.preceding = as_index(preceding)
-        self.gapped = as_index(gapped)
-        self.real = as_index(real)
+    def _offset_frames(self, offset: int, clamp: bool) -> List[int]:
+        """Index of frame ``t + offset`` of the same video for every frame: the edge frame
+        where it falls outside (``clamp``), else ``N`` (a zero frame appended)."""
+        total, start, index = sum(self.lengths), 0, []
+        for length in self.lengths:
+            for t in range(start, start + length):
+                inside = start <= t + offset < start + length
+                index.append(t + offset if inside else
+                             min(max(t + offset, start), start + length - 1) if clamp else
+                             total)
+            start += length
+        return index
 
     def neighbours(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         """The next and the previous frame of every frame, edge frames repeated.
@@ -124,31 +141,86 @@ class TemporalSegments:
         preceding = torch.cat([videos[:, :1], videos[:, :-1]], 1)
         return following.view_as(x), preceding.view_as(x)
 
-    def temporal_conv(self, convs: Sequence[nn.Conv3d], x: Tensor) -> List[Tensor]:
-        """Convolutions with a temporal kernel of ``2 * TEMPORAL_REACH + 1`` frames, each
-        video zero-padded on its own.
+    def shifted(self, x: Tensor, offset: int) -> Tensor:
+        """Frame ``t + offset`` of the same video for every frame ``t``, zeros where
+        that frame is outside the video.
 
         Args:
-            convs (Sequence[nn.Conv3d]): Convolutions with temporal padding
-                ``TEMPORAL_REACH`` and "same" spatial padding.
-            x (Tensor): ``[N, C, H, W]`` frames.
+            x (Tensor): ``[N, ...]`` frames.
+            offset (int): Frames forward (negative: back).
 
         Returns:
-            list[Tensor]: Each convolution's output, ``[N, C, H, W]``.
+            Tensor: ``[N, ...]``.
         """
         if self.uniform:
+            videos = x.view(len(self.lengths), self.lengths[0], *x.shape[1:])
+            out = torch.zeros_like(videos)
+            frames = self.lengths[0]
+            if abs(offset) < frames:
+                if offset >= 0:
+                    out[:, :frames - offset] = videos[:, offset:]
+                else:
+                    out[:, -offset:] = videos[:, :frames + offset]
+            return out.view_as(x)
+        if offset not in self._shift_index:
+            self._shift_index[offset] = self._index(self._offset_frames(offset, clamp=False))
+        padded = torch.cat([x, x.new_zeros((1, ) + x.shape[1:])])
+        return padded.index_select(0, self._shift_index[offset])
+
+    def has_next(self) -> Tensor:
+        """``[N]`` bool: whether each frame has a following frame in its video."""
+        return self._has(1)
+
+    def has_previous(self) -> Tensor:
+        """``[N]`` bool: whether each frame has a preceding frame in its video."""
+        return self._has(-1)
+
+    def _has(self, offset: int) -> Tensor:
+        mask, start = [], 0
+        for length in self.lengths:
+            mask += [start <= t + offset < start + length
+                     for t in range(start, start + length)]
+            start += length
+        return torch.tensor(mask, dtype=torch.bool).to(self.device, non_blocking=True)
+
+    def temporal_conv(self, convs: Sequence[Union[nn.Conv1d, nn.Conv3d]],
+                      x: Tensor) -> List[Tensor]:
+        """Temporal convolutions run inside each video, zero-padded on its own.
+
+        Args:
+            convs (Sequence[nn.Conv1d | nn.Conv3d]): Convolutions whose temporal padding
+                equals their temporal reach ``dilation * (kernel - 1) / 2`` (at most
+                :attr:`MAX_REACH`), "same" spatial padding for Conv3d. Conv3d runs on
+                frames ``[N, C, H, W]``, Conv1d on per-frame vectors ``[N, C]``.
+            x (Tensor): ``[N, C, H, W]`` or ``[N, C]``.
+
+        Returns:
+            list[Tensor]: Each convolution's output, ``[N, C', ...]``.
+        """
+        for conv in convs:
+            reach = conv.dilation[0] * (conv.kernel_size[0] - 1) // 2
+            if conv.padding[0] != reach or reach > self.MAX_REACH:
+                raise ValueError(f'{conv}: temporal padding must equal the temporal reach '
+                                 f'(at most {self.MAX_REACH} frames)')
+        if self.uniform:
             batch, frames = len(self.lengths), self.lengths[0]
-            videos = x.view(batch, frames, *x.shape[1:]).transpose(1, 2)  # [B, C, T, H, W]
-            return [conv(videos).transpose(1, 2).reshape(x.shape) for conv in convs]
-        # [N + 1, C, H, W] (a zero frame last) -> [1, C, N + 4 (videos + 1), H, W] with
-        # zero frames between videos, which replace the convolutions' temporal padding.
+            videos = x.view(batch, frames, *x.shape[1:]).transpose(1, 2)  # [B, C, T, ...]
+            return [conv(videos).transpose(1, 2).reshape(x.shape[0], -1, *x.shape[2:])
+                    for conv in convs]
+        # [N + 1, C, ...] (a zero frame last) -> [1, C, N + gaps, ...] with zero frames
+        # between videos, which replace the convolutions' temporal padding.
         padded = torch.cat([x, x.new_zeros((1, ) + x.shape[1:])])
         gapped = padded.index_select(0, self.gapped).transpose(0, 1).unsqueeze(0)
+        conv_fn = F.conv3d if x.dim() == 4 else F.conv1d
         outputs = []
         for conv in convs:
-            y = F.conv3d(gapped, conv.weight, conv.bias, conv.stride,
-                         (0, ) + tuple(conv.padding[1:]), conv.dilation, conv.groups)
-            outputs.append(y[0].index_select(1, self.real).transpose(0, 1))
+            reach = conv.padding[0]
+            # Output p of an unpadded convolution is centred on input p + reach.
+            if reach not in self._real_index:
+                self._real_index[reach] = self._index([g - reach for g in self.real])
+            y = conv_fn(gapped, conv.weight, conv.bias, conv.stride,
+                        (0, ) + tuple(conv.padding[1:]), conv.dilation, conv.groups)
+            outputs.append(y[0].index_select(1, self._real_index[reach]).transpose(0, 1))
         return outputs
 
 
@@ -234,6 +306,7 @@ class IdentificationModule(nn.Module):
         return torch.sigmoid(self.expand(aggregated)) - 0.5
 
 
+@MODELS.register_module()
 class CorrelationIdentification(nn.Module):
     """``M(x) = F(x) * gate(x)``: the correlation module's features, gated by the
     identification module (the release's ``Get_Correlation``).

@@ -1,6 +1,7 @@
 """Checkpoints of the released AdaptSign code -> mmsign checkpoints.
 
-Used by ``tools/model_converters/adaptsign_official_to_mmsign.py``.
+Registered as the ``adaptsign`` layout (:mod:`mmsign.models.converters.registry`), used by
+``tools/model_converters/released_to_mmsign.py``.
 
 The released training code saves ``torch.save(dict(model_state_dict=..., epoch=...,
 optimizer_state_dict=..., scheduler_state_dict=..., rng_state=...))``
@@ -29,6 +30,7 @@ included); only the names change, and two shapes lose a singleton axis:
 - ``temporal_model.rnn.*`` -> ``head.bilstm.rnn.*``
 - ``conv1d.fc.weight`` = ``classifier.weight`` -> ``head.classifier.weight``
 """
+import json
 import re
 from collections import OrderedDict
 from typing import Any, Dict, Mapping, Tuple
@@ -37,6 +39,11 @@ import torch
 from mmaction.registry import MODELS
 from torch import Tensor
 
+from mmsign.models.converters.registry import (
+    OfficialCheckpointError,
+    ReleasedLayout,
+    register_released_layout,
+)
 from mmsign.utils.state_dict import diff_state_dicts, strip_prefix
 
 #: ``(pattern, replacement)`` on the released key, first match wins.
@@ -76,10 +83,6 @@ _OPENAI_VITS = {
     (1024, 24, 14, 224, 768): 'ViT-L-14',
     (1024, 24, 14, 336, 768): 'ViT-L-14-336',
 }
-
-
-class OfficialCheckpointError(ValueError):
-    """A file that is not (or does not fit) a released AdaptSign checkpoint."""
 
 
 def official_to_mmsign_key(key: str) -> str:
@@ -235,6 +238,24 @@ def check_state_dict_fits(state_dict: Mapping[str, Tensor], model_cfg: dict) -> 
                                       + diff.describe('checkpoint', 'model'))
 
 
+
+def _is_adaptsign(keys) -> bool:
+    """AdaptSign's ``conv2d`` is a CLIP ViT (``conv2d.visual.*``)."""
+    return any(k.startswith('conv2d.visual.') for k in keys)
+
+
+def _arch_name(model_cfg: Mapping[str, Any]) -> str:
+    arch = model_cfg['backbone']['arch']
+    return arch if isinstance(arch, str) else json.dumps(arch)
+
+
+register_released_layout(ReleasedLayout(
+    name='adaptsign',
+    description='AdaptSign (CLIP ViT with adapters)',
+    detect=_is_adaptsign,
+    convert=convert_official_state_dict,
+    model_cfg=lambda state_dict: released_model_cfg(infer_model_settings(state_dict)),
+    arch=_arch_name))
 
 __all__ = [
     'CLASSIFIER_KEY', 'OFFICIAL_KEY_RULES', 'OfficialCheckpointError', 'RELEASED_NUM_CLASSES',

@@ -1,15 +1,13 @@
-"""Released AdaptSign checkpoint files -> mmsign checkpoint files.
+"""Released checkpoint files of the lineage: reading and checking them.
 
-Reading a released file safely (:func:`load_official_checkpoint`), checking its
-classifier against a vocabulary and a dataset (:func:`check_vocabulary`) and writing the
-converted mmsign checkpoint (:func:`convert_official_checkpoint`); the key and shape
-mapping is :mod:`mmsign.models.converters.adaptsign`.
+Reading a released file safely (:func:`load_official_checkpoint`) and checking its
+classifier against a vocabulary and a dataset (:func:`check_vocabulary`), for every model
+(:func:`mmsign.models.converters.released.convert_released_checkpoint` writes the mmsign
+checkpoint; each model's key mapping is its own module).
 """
-import json
 import logging
 import os.path as osp
 import re
-from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
@@ -20,16 +18,11 @@ from mmsign.datasets.vocabulary import GlossVocabulary
 from mmsign.models.converters.adaptsign import (
     RELEASED_NUM_CLASSES,
     OfficialCheckpointError,
-    check_state_dict_fits,
-    convert_official_state_dict,
-    infer_model_settings,
-    released_model_cfg,
 )
 from mmsign.utils.torch_load import allow_mmengine_checkpoints
-from mmsign.version import __version__
 
 
-def _owned(tensor: Tensor) -> Tensor:
+def owned_tensor(tensor: Tensor) -> Tensor:
     """The tensor alone in its storage, so that saving it saves nothing else."""
     if tensor.untyped_storage().nbytes() == tensor.nbytes and tensor.is_contiguous():
         return tensor
@@ -164,76 +157,6 @@ def model_cfg_for_checkpoint(model_cfg: dict, num_classes: int) -> dict:
                 head=dict(model_cfg['head'], num_classes=num_classes))
 
 
-def convert_official_checkpoint(src: str,
-                                dst: str,
-                                vocab: Optional[str] = None,
-                                dataset: Optional[str] = None,
-                                model_cfg: Optional[dict] = None,
-                                unsafe_load: bool = False,
-                                allow_mismatch: bool = False) -> Dict[str, Any]:
-    """Convert a released checkpoint file into an mmsign checkpoint file.
-
-    Writes ``{'state_dict': ..., 'meta': ...}`` (mmengine's layout, readable by
-    ``tools/test.py``, ``load_from`` and :func:`mmsign.apis.init_recognizer`). The meta
-    holds the vocabulary (``meta['vocab']``, the glosses in class order) when one is given,
-    the dataset, the released epoch and where the weights came from. Only the model's
-    weights are kept (the optimiser, scheduler and RNG states are dropped).
-
-    Args:
-        src (str): The released checkpoint.
-        dst (str): The mmsign checkpoint to write.
-        vocab (str, optional): ``gloss_vocab.json`` of the dataset the checkpoint was
-            trained on; checked against the classifier (count and order).
-        dataset (str, optional): That dataset (a key of :data:`RELEASED_NUM_CLASSES`);
-            checked against the class count.
-        model_cfg (dict, optional): The ``SignRecognizer`` config whose layout the weights
-            must fit exactly. Defaults to the released architecture read from the shapes.
-        unsafe_load (bool): See :func:`load_official_checkpoint`. Defaults to False.
-        allow_mismatch (bool): Convert although the vocabulary or dataset disagrees with
-            the checkpoint (the problems are still logged and recorded in the meta).
-            Defaults to False.
-
-    Returns:
-        dict: The meta written.
-
-    Raises:
-        OfficialCheckpointError: The file is not a released checkpoint, does not fit the
-            model, or disagrees with ``vocab`` / ``dataset`` (without ``allow_mismatch``).
-    """
-    checkpoint = load_official_checkpoint(src, unsafe_load)
-    state_dict = convert_official_state_dict(checkpoint['model_state_dict'])
-    settings = infer_model_settings(state_dict)
-    num_classes = settings['num_classes']
-    vocabulary, problems = checked_vocabulary(src, num_classes, vocab, dataset,
-                                              allow_mismatch)
-    model_cfg = (released_model_cfg(settings) if model_cfg is None else
-                 model_cfg_for_checkpoint(model_cfg, num_classes))
-    check_state_dict_fits(state_dict, model_cfg)
-
-    guesses = [n for n, c in RELEASED_NUM_CLASSES.items() if c == num_classes]
-    arch = settings['backbone']['arch']
-    meta = dict(
-        mmsign_version=__version__,
-        converted_from=osp.basename(src),
-        source='AdaptSign released checkpoint (model_state_dict)',
-        epoch=checkpoint.get('epoch') if isinstance(checkpoint.get('epoch'), int) else None,
-        arch=arch if isinstance(arch, str) else json.dumps(arch),
-        num_classes=num_classes,
-        dataset=dataset or (guesses[0] if len(guesses) == 1 else None),
-        vocab=None if vocabulary is None else list(vocabulary.glosses),
-        vocab_problems=problems,
-        # The released code pads frames before the backbone; mmsign's parity mode does too.
-        parity_cfg_options={'model.padding_mode': 'frames'},
-    )
-    torch.save({'state_dict': OrderedDict((k, _owned(v)) for k, v in state_dict.items()),
-                'meta': meta}, dst)
-    print_log(f'{src} -> {dst}: {len(state_dict)} tensors ({num_classes} classes, '
-              f'vocabulary {"from " + vocab if vocab else "not given"}, dataset '
-              f'{meta["dataset"]}); for the released model\'s logits evaluate with '
-              '--cfg-options model.padding_mode=frames', logger='current')
-    return meta
-
-
 def vocabulary_from_meta(meta: Optional[Mapping[str, Any]]) -> Optional[List[str]]:
     """The glosses stored in an mmsign checkpoint's meta (class order), if any."""
     if not meta:
@@ -245,5 +168,5 @@ def vocabulary_from_meta(meta: Optional[Mapping[str, Any]]) -> Optional[List[str
 
 
 
-__all__ = ['check_vocabulary', 'convert_official_checkpoint', 'load_official_checkpoint',
-           'vocabulary_from_meta']
+__all__ = ['check_vocabulary', 'checked_vocabulary', 'load_official_checkpoint',
+           'model_cfg_for_checkpoint', 'owned_tensor', 'vocabulary_from_meta']

@@ -5,7 +5,7 @@ optimiser / scheduler / RNG states}``); its model differs only in the backbone:
 
 - ``conv2d.{conv1,bn1,layer1..4}.*`` (the 3-D ResNet, torchvision's names) ->
   ``backbone.*`` (same names and shapes)
-- ``conv2d.corr{k}.*`` (``Get_Correlation``) -> ``backbone.corr_modules.layer{i}.*`` where
+- ``conv2d.corr{k}.*`` (``Get_Correlation``) -> ``backbone.stage_modules.layer{i}.0.*`` where
   ``i`` is the stage whose width the module has (read from the shapes, so the numbering of
   the modules does not matter: the CSL-Daily release has two):
 
@@ -18,28 +18,19 @@ optimiser / scheduler / RNG states}``); its model differs only in the backbone:
   ``temporal_model.rnn.*`` -> ``head.bilstm.rnn.*``, ``conv1d.fc.weight`` =
   ``classifier.weight`` -> ``head.classifier.weight`` (as for AdaptSign)
 """
-import json
-import os.path as osp
 import re
 from collections import OrderedDict
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, Mapping, Tuple
 
 import torch
-from mmengine.logging import print_log
 from torch import Tensor
 
 from mmsign.models.backbones.corrnet import ARCH_ZOO
-from mmsign.models.converters.adaptsign import (
-    RELEASED_NUM_CLASSES,
+from mmsign.models.converters.registry import (
     OfficialCheckpointError,
-    check_state_dict_fits,
+    ReleasedLayout,
+    register_released_layout,
 )
-from mmsign.models.converters.adaptsign_files import (
-    checked_vocabulary,
-    load_official_checkpoint,
-    model_cfg_for_checkpoint,
-)
-from mmsign.version import __version__
 
 #: ``(pattern, replacement)`` on a released key, first match wins (the correlation
 #: modules are renamed by :func:`convert_corrnet_state_dict`, which knows their stage).
@@ -50,7 +41,7 @@ CORRNET_KEY_RULES: Tuple[Tuple[str, str], ...] = (
     (r'temporal_model\.rnn\.', 'head.bilstm.rnn.'),
 )
 
-#: Inside ``Get_Correlation``: released name -> name under ``corr_modules.layer{i}``.
+#: Inside ``Get_Correlation``: released name -> name under ``stage_modules.layer{i}.0``.
 CORRELATION_RULES: Tuple[Tuple[str, str], ...] = (
     (r'down_conv2\.weight$', 'correlation.neighbour_proj.weight'),
     (r'weights2$', 'correlation.direction_weights'),
@@ -65,10 +56,12 @@ CLASSIFIER_KEY = 'head.classifier.weight'
 _CORR_KEY = re.compile(r'conv2d\.(corr\d+)\.(.+)$')
 
 
-def is_corrnet_state_dict(state_dict: Mapping[str, Tensor]) -> bool:
-    """Whether a released ``model_state_dict`` is CorrNet's (a 3-D ResNet in ``conv2d``)
-    rather than AdaptSign's (a CLIP ViT in ``conv2d.visual``)."""
-    return any(re.match(r'(module\.)?conv2d\.(layer[1-4]|corr\d+)\.', k) for k in state_dict)
+def is_corrnet_state_dict(state_dict: Iterable[str]) -> bool:
+    """Whether released keys are CorrNet's: a ResNet in ``conv2d`` with correlation modules
+    ``conv2d.corr{k}`` (models that add more to CorrNet refine this layout)."""
+    keys = [k[len('module.'):] if k.startswith('module.') else k for k in state_dict]
+    return (any(k.startswith('conv2d.layer1.') for k in keys)
+            and any(_CORR_KEY.match(k) for k in keys))
 
 
 def _stage_widths(state_dict: Mapping[str, Tensor]) -> Dict[int, int]:
@@ -88,7 +81,7 @@ def _rename_correlation(module: str, rest: str, stage: int) -> str:
         if match:
             if '{}' in replacement:
                 replacement = replacement.format(int(match.group(1)) - 1, match.group(2))
-            return f'backbone.corr_modules.layer{stage}.{replacement}'
+            return f'backbone.stage_modules.layer{stage}.0.{replacement}'
     raise KeyError(f'conv2d.{module}.{rest}')
 
 
@@ -178,12 +171,13 @@ def infer_corrnet_settings(state_dict: Mapping[str, Tensor]) -> Dict[str, Any]:
         raise OfficialCheckpointError(f'residual blocks per stage {blocks} are none of '
                                       f'{ARCH_ZOO}')
     stages = sorted({int(k.split('.')[2][len('layer'):]) for k in state_dict
-                     if k.startswith('backbone.corr_modules.')})
+                     if k.startswith('backbone.stage_modules.')})
     lstm_layers = len([k for k in state_dict
                        if re.match(r'head\.bilstm\.rnn\.weight_ih_l\d+$', k)])
     return dict(
         backbone=dict(arch=arch, base_channels=state_dict['backbone.conv1.weight'].shape[0],
-                      corr_stages=tuple(stages)),
+                      stage_modules={f'layer{i}': [dict(type='CorrelationIdentification')]
+                                     for i in stages}),
         head=dict(hidden_channels=state_dict['head.temporal_conv.temporal_conv.0.weight']
                   .shape[0], lstm_layers=lstm_layers),
         num_classes=state_dict[CLASSIFIER_KEY].shape[1])
@@ -198,57 +192,9 @@ def corrnet_model_cfg(settings: Mapping[str, Any]) -> dict:
         decoder=dict(type='CTCGreedyDecoder'))
 
 
-def convert_corrnet_checkpoint(src: str,
-                               dst: str,
-                               vocab: Optional[str] = None,
-                               dataset: Optional[str] = None,
-                               model_cfg: Optional[dict] = None,
-                               unsafe_load: bool = False,
-                               allow_mismatch: bool = False) -> Dict[str, Any]:
-    """Convert a released CorrNet checkpoint file into an mmsign checkpoint file.
-
-    Writes ``{'state_dict': ..., 'meta': ...}`` like the AdaptSign converter
-    (``convert_official_checkpoint``, whose arguments these are): the vocabulary in class
-    order when given, the dataset, the released epoch and the source in the meta; the
-    optimiser, scheduler and RNG states are dropped.
-
-    Returns:
-        dict: The meta written.
-
-    Raises:
-        OfficialCheckpointError: The file is not a released CorrNet checkpoint, does not
-            fit the model, or disagrees with ``vocab`` / ``dataset`` (without
-            ``allow_mismatch``).
-    """
-    checkpoint = load_official_checkpoint(src, unsafe_load)
-    state_dict = convert_corrnet_state_dict(checkpoint['model_state_dict'])
-    settings = infer_corrnet_settings(state_dict)
-    num_classes = settings['num_classes']
-    vocabulary, problems = checked_vocabulary(src, num_classes, vocab, dataset,
-                                              allow_mismatch)
-    model_cfg = (corrnet_model_cfg(settings) if model_cfg is None else
-                 model_cfg_for_checkpoint(model_cfg, num_classes))
-    check_state_dict_fits(state_dict, model_cfg)
-
-    guesses = [n for n, c in RELEASED_NUM_CLASSES.items() if c == num_classes]
-    epoch = checkpoint.get('epoch')
-    meta = dict(
-        mmsign_version=__version__,
-        converted_from=osp.basename(src),
-        source='CorrNet released checkpoint (model_state_dict)',
-        epoch=epoch if isinstance(epoch, int) else None,
-        arch=json.dumps(settings['backbone']),
-        num_classes=num_classes,
-        dataset=dataset or (guesses[0] if len(guesses) == 1 else None),
-        vocab=None if vocabulary is None else list(vocabulary.glosses),
-        vocab_problems=problems,
-        # The released code runs the backbone on the edge-padded batch.
-        parity_cfg_options={'model.padding_mode': 'frames'},
-    )
-    torch.save({'state_dict': OrderedDict((k, v.contiguous()) for k, v in state_dict.items()),
-                'meta': meta}, dst)
-    print_log(f'{src} -> {dst}: {len(state_dict)} tensors (CorrNet '
-              f'{settings["backbone"]}, {num_classes} classes, dataset {meta["dataset"]}); '
-              'for the released model\'s logits evaluate with --cfg-options '
-              'model.padding_mode=frames', logger='current')
-    return meta
+register_released_layout(ReleasedLayout(
+    name='corrnet',
+    description='CorrNet (3-D ResNet-18 with correlation modules)',
+    detect=is_corrnet_state_dict,
+    convert=convert_corrnet_state_dict,
+    model_cfg=lambda state_dict: corrnet_model_cfg(infer_corrnet_settings(state_dict))))

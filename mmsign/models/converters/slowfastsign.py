@@ -24,8 +24,11 @@ from typing import List, Mapping, Set
 import torch
 from torch import Tensor
 
-from mmsign.models.converters.adaptsign import OfficialCheckpointError
-from mmsign.models.converters.registry import ReleasedLayout, register_released_layout
+from mmsign.models.converters.registry import (
+    OfficialCheckpointError,
+    ReleasedLayout,
+    register_released_layout,
+)
 
 PATHWAYS = ('slow_path', 'fast_path')
 HEADS = ('head.', 'head.pathway_heads.0.', 'head.pathway_heads.1.')

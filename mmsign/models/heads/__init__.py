@@ -1,6 +1,11 @@
-"""Heads: AdaptSign's CTC head and the released edge padding it uses; the multi-pathway
-CTC head (SlowFastSign) for backbones with several feature groups."""
-from mmsign.models.heads.ctc_head import BiLSTM, CTCHeadOutputs, NormLinear, SignCTCHead
+"""Heads: the lineage's CTC head, its temporal conv and pools, the released edge padding."""
+from mmsign.models.heads.ctc_head import (
+    BiLSTM,
+    CTCHeadOutputs,
+    NormLinear,
+    SignCTCHead,
+    build_classifier,
+)
 from mmsign.models.heads.edge_padding import (
     RELEASED_GEOMETRY,
     PaddingGeometry,
@@ -8,11 +13,13 @@ from mmsign.models.heads.edge_padding import (
     released_edge_padding,
     released_padded_length,
 )
+from mmsign.models.heads.lift_pooling import LiftResiduals, LocalWeighting, TemporalLiftPooling
 from mmsign.models.heads.multi_pathway_head import MultiPathwayCTCHead, MultiPathwayOutputs
 from mmsign.models.heads.temporal_conv import TemporalConv
 
 __all__ = [
     'SignCTCHead', 'CTCHeadOutputs', 'NormLinear', 'BiLSTM', 'TemporalConv',
     'released_edge_padding', 'released_padded_length', 'edge_pad_indices',
-    'PaddingGeometry', 'RELEASED_GEOMETRY', 'MultiPathwayCTCHead', 'MultiPathwayOutputs'
+    'PaddingGeometry', 'RELEASED_GEOMETRY', 'LiftResiduals', 'LocalWeighting',
+    'TemporalLiftPooling', 'build_classifier', 'MultiPathwayCTCHead', 'MultiPathwayOutputs'
 ]

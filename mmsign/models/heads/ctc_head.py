@@ -1,7 +1,7 @@
-"""AdaptSign's temporal head: TemporalConv -> BiLSTM, one shared CTC classifier."""
+"""The lineage's temporal head: TemporalConv -> BiLSTM, CTC classifiers, their losses."""
 import logging
 import math
-from typing import Dict, List, NamedTuple, Optional, Sequence
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from mmsign.models.heads.edge_padding import PaddingGeometry, released_edge_padding
+from mmsign.models.heads.lift_pooling import LiftResiduals
 from mmsign.models.heads.temporal_conv import TemporalConv
 from mmsign.models.losses import min_ctc_input_length
 
@@ -22,13 +23,17 @@ class CTCHeadOutputs(NamedTuple):
 
     Attributes:
         seq_logits (Tensor): ``(T', B, C)`` class scores of the BiLSTM branch; rows at
-            and beyond ``lengths[b]`` are zero.
+            and beyond ``lengths[b]`` are the classifier of a zero vector (zero for
+            :class:`NormLinear`, the bias for ``Linear``).
         conv_logits (Tensor): ``(T', B, C)`` class scores of the convolution branch.
         lengths (list[int]): Valid rows ``T'_b`` of each video (host integers).
+        lift_residuals (tuple[LiftResiduals, ...]): What each temporal lift pooling
+            layer leaves for its losses; empty with max pooling.
     """
     seq_logits: Tensor
     conv_logits: Tensor
     lengths: List[int]
+    lift_residuals: Tuple[LiftResiduals, ...] = ()
 
 
 class NormLinear(nn.Module):
@@ -99,6 +104,28 @@ class BiLSTM(nn.Module):
         return out
 
 
+#: Classifier types of :class:`SignCTCHead`.
+CLASSIFIERS = ('NormLinear', 'Linear')
+
+
+def build_classifier(kind: str, in_channels: int, num_classes: int) -> nn.Module:
+    """A CTC classifier: :class:`NormLinear` or ``nn.Linear`` (bias, PyTorch's init).
+
+    Args:
+        kind (str): One of :data:`CLASSIFIERS`.
+        in_channels (int): Feature width H.
+        num_classes (int): Classes C, blank included.
+
+    Returns:
+        nn.Module: ``(..., H) -> (..., C)``.
+    """
+    if kind == 'NormLinear':
+        return NormLinear(in_channels, num_classes)
+    if kind == 'Linear':
+        return nn.Linear(in_channels, num_classes)
+    raise ValueError(f'classifier must be one of {CLASSIFIERS}, got {kind!r}')
+
+
 def _host_index(index: Sequence[int], device: torch.device) -> Tensor:
     """An index tensor made on the host and copied to ``device`` without waiting."""
     index = torch.as_tensor(index, dtype=torch.long)
@@ -109,10 +136,15 @@ def _host_index(index: Sequence[int], device: torch.device) -> Tensor:
 
 @MODELS.register_module()
 class SignCTCHead(BaseModule):
-    """CTC head of AdaptSign (spec section 3) with its losses (section 5).
+    """CTC head of the lineage (AdaptSign spec section 3) with its losses (section 5).
 
     Per-frame features -> released edge padding -> TemporalConv -> conv logits, and
-    -> BiLSTM -> sequence logits; both through one shared :class:`NormLinear`.
+    -> BiLSTM -> sequence logits. By default (AdaptSign, CorrNet, VAC+SMKD) both branches
+    go through one shared :class:`NormLinear` (``head.classifier``); with
+    ``share_classifier=False`` (VAC, TLP, SEN) the conv branch has its own
+    (``head.conv_classifier``). A loss config with ``loss_weight=0`` is left out of the
+    loss entirely (the VAC baseline trains the sequence branch only), so what only it
+    would train gets no gradient.
 
     Args:
         in_channels (int): Feature width E of the backbone.
@@ -127,6 +159,18 @@ class SignCTCHead(BaseModule):
         loss_ctc_conv (dict): CTC loss of the conv branch.
         loss_distill (dict, optional): Distillation of the sequence branch into the conv
             branch; None leaves it out.
+        pooling (str): The temporal conv's pools: ``'max'`` or ``'lift'`` (temporal
+            lift pooling, TLP). Defaults to ``'max'``.
+        lift_kernel (int): Kernel of the lift pooling's predictor and updater: 3 (5 in
+            the released CSL model). Defaults to 3.
+        loss_lift_update (dict, optional): TLP's loss ``Cu`` on the update residuals
+            (``LiftingLoss``, weight 0.001 in TLP, 0.0005 in CorrNet+); None leaves it
+            out. Needs ``pooling='lift'``.
+        loss_lift_predict (dict, optional): TLP's loss ``Cp`` on the details, as
+            ``loss_lift_update``.
+        classifier (str): ``'NormLinear'`` (weight-normalised, no bias) or ``'Linear'``.
+            Defaults to ``'NormLinear'``.
+        share_classifier (bool): One classifier for both branches. Defaults to True.
         init_cfg (dict, optional): mmengine initialisation config.
     """
 
@@ -140,18 +184,38 @@ class SignCTCHead(BaseModule):
                  loss_ctc_seq: Optional[dict] = None,
                  loss_ctc_conv: Optional[dict] = None,
                  loss_distill: Optional[dict] = None,
+                 pooling: str = 'max',
+                 lift_kernel: int = 3,
+                 loss_lift_update: Optional[dict] = None,
+                 loss_lift_predict: Optional[dict] = None,
+                 classifier: str = 'NormLinear',
+                 share_classifier: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_classes < 2:
             raise ValueError(f'num_classes counts the blank and at least one gloss, '
                              f'got {num_classes}')
+        if pooling != 'lift' and (loss_lift_update or loss_lift_predict):
+            raise ValueError('loss_lift_update / loss_lift_predict need the temporal lift '
+                             f"pooling (head pooling='lift'), got pooling={pooling!r}")
         self.num_classes = num_classes
-        self.temporal_conv = TemporalConv(in_channels, hidden_channels, conv_pattern)
+        self.temporal_conv = TemporalConv(in_channels, hidden_channels, conv_pattern,
+                                          pooling, lift_kernel)
         self.bilstm = BiLSTM(hidden_channels, lstm_layers, lstm_dropout)
-        self.classifier = NormLinear(hidden_channels, num_classes)
-        self.loss_ctc_seq = MODELS.build(loss_ctc_seq or dict(type='SignCTCLoss'))
-        self.loss_ctc_conv = MODELS.build(loss_ctc_conv or dict(type='SignCTCLoss'))
-        self.loss_distill = MODELS.build(loss_distill) if loss_distill else None
+        self.classifier = build_classifier(classifier, hidden_channels, num_classes)
+        self.share_classifier = share_classifier
+        if not share_classifier:
+            self.conv_classifier = build_classifier(classifier, hidden_channels, num_classes)
+        self.loss_ctc_seq = _build_loss(loss_ctc_seq or dict(type='SignCTCLoss'))
+        self.loss_ctc_conv = _build_loss(loss_ctc_conv or dict(type='SignCTCLoss'))
+        self.loss_distill = _build_loss(loss_distill)
+        self.loss_lift_update = _build_loss(loss_lift_update)
+        self.loss_lift_predict = _build_loss(loss_lift_predict)
+
+    @property
+    def conv_branch_classifier(self) -> nn.Module:
+        """The conv branch's classifier: ``classifier`` when shared, else its own."""
+        return self.classifier if self.share_classifier else self.conv_classifier
 
     @property
     def geometry(self) -> PaddingGeometry:
@@ -199,9 +263,11 @@ class SignCTCHead(BaseModule):
             CTCHeadOutputs: logits ``(T', B, C)``, ``T' = temporal_conv.output_length(T)``.
         """
         out_lengths = self.output_lengths(lengths)
-        conv = self.temporal_conv(x).permute(2, 0, 1)  # (T', B, H)
+        conv, residuals = self.temporal_conv.forward_with_residuals(x)
+        conv = conv.permute(2, 0, 1)  # (T', B, H)
         seq = self.bilstm(conv, out_lengths)  # (T', B, H)
-        return CTCHeadOutputs(self.classifier(seq), self.classifier(conv), out_lengths)
+        return CTCHeadOutputs(self.classifier(seq), self.conv_branch_classifier(conv),
+                              out_lengths, tuple(residuals))
 
     def loss(self, outputs: CTCHeadOutputs,
              data_samples: Sequence[ActionDataSample]) -> Dict[str, Tensor]:
@@ -218,8 +284,9 @@ class SignCTCHead(BaseModule):
                 (LongTensor ``(L,)``, on the host) and metainfo ``sample_id``.
 
         Returns:
-            dict[str, Tensor]: ``loss_ctc_seq``, ``loss_ctc_conv``, ``loss_distill`` (when
-            configured), each already weighted, and the log-only ``ctc_excluded``.
+            dict[str, Tensor]: ``loss_ctc_seq``, ``loss_ctc_conv``, ``loss_distill``,
+            ``loss_lift_update``, ``loss_lift_predict`` (those configured), each already
+            weighted, and the log-only ``ctc_excluded``.
         """
         targets = [sample.gt_glosses for sample in data_samples]
         keep = [b for b, (target, length) in enumerate(zip(targets, outputs.lengths))
@@ -232,15 +299,21 @@ class SignCTCHead(BaseModule):
                       '(sample id, output frames, glosses): ' + ', '.join(
                           f'{sid} ({t}, {n})' for sid, t, n in dropped),
                       logger='current', level=logging.WARNING)
-        losses = {
-            'loss_ctc_seq': self._ctc(self.loss_ctc_seq, outputs.seq_logits, targets,
-                                      outputs.lengths, keep),
-            'loss_ctc_conv': self._ctc(self.loss_ctc_conv, outputs.conv_logits, targets,
-                                       outputs.lengths, keep),
-        }
+        losses = {}
+        for name, loss_fn, logits in (('loss_ctc_seq', self.loss_ctc_seq, outputs.seq_logits),
+                                      ('loss_ctc_conv', self.loss_ctc_conv,
+                                       outputs.conv_logits)):
+            if loss_fn is not None:
+                losses[name] = self._ctc(loss_fn, logits, targets, outputs.lengths, keep)
         if self.loss_distill is not None:
             losses['loss_distill'] = self.loss_distill(outputs.conv_logits,
                                                        outputs.seq_logits, outputs.lengths)
+        if self.loss_lift_update is not None:
+            losses['loss_lift_update'] = self.loss_lift_update(
+                [step.update for step in outputs.lift_residuals])
+        if self.loss_lift_predict is not None:
+            losses['loss_lift_predict'] = self.loss_lift_predict(
+                [step.detail for step in outputs.lift_residuals])
         losses['ctc_excluded'] = torch.tensor(float(len(targets) - len(keep)))
         return losses
 
@@ -255,3 +328,10 @@ class SignCTCHead(BaseModule):
             targets = [targets[b] for b in keep]
             lengths = [lengths[b] for b in keep]
         return loss_fn(logits, targets, lengths)
+
+
+def _build_loss(cfg: Optional[dict]) -> Optional[nn.Module]:
+    """The loss of ``cfg``; None for no config or a ``loss_weight`` of 0 (left out)."""
+    if not cfg or cfg.get('loss_weight', 1.0) == 0:
+        return None
+    return MODELS.build(cfg)

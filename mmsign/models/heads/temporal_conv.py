@@ -1,9 +1,13 @@
 """Temporal 1-D convolution of the CTC head ("K5 P2 K5 P2")."""
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 from torch import Tensor, nn
 
 from mmsign.models.heads.edge_padding import PaddingGeometry
+from mmsign.models.heads.lift_pooling import LiftResiduals, TemporalLiftPooling
+
+#: What a "P" layer is: ``MaxPool1d`` or :class:`TemporalLiftPooling` (TLP).
+POOLINGS = ('max', 'lift')
 
 
 def _parse_layer(spec: str) -> tuple:
@@ -15,23 +19,34 @@ def _parse_layer(spec: str) -> tuple:
 
 
 class TemporalConv(nn.Module):
-    """Stack of ``Conv1d -> BatchNorm1d -> ReLU`` ("K") and ``MaxPool1d`` ("P") layers.
+    """Stack of ``Conv1d -> BatchNorm1d -> ReLU`` ("K") and pooling ("P") layers.
 
     The layers are one ``nn.Sequential`` indexed like the released code's
     ``temporal_conv`` (conv 0, norm 1, relu 2, pool 3, conv 4, ...), so released weights
     map onto it key for key. Convolutions have no padding; pools drop an odd last frame.
     :attr:`geometry` (stride and receptive field) sizes the edge padding of the head.
+    A pool is ``MaxPool1d`` or, with ``pooling='lift'``, :class:`TemporalLiftPooling`
+    (TLP, CorrNet+; size 2 only), which keeps the same length bookkeeping (``T // 2``).
 
     Args:
         in_channels (int): Feature width E of the input.
         hidden_channels (int): Output width H of every convolution.
         pattern (Sequence[str]): Layers in order, e.g. ``('K5', 'P2', 'K5', 'P2')``.
+        pooling (str): ``'max'`` or ``'lift'``. Defaults to ``'max'``.
+        lift_kernel (int): Kernel of the lift pooling's predictor and updater
+            (:class:`TemporalLiftPooling`'s ``operator_kernel``). Defaults to 3.
     """
 
     def __init__(self, in_channels: int, hidden_channels: int,
-                 pattern: Sequence[str] = ('K5', 'P2', 'K5', 'P2')) -> None:
+                 pattern: Sequence[str] = ('K5', 'P2', 'K5', 'P2'),
+                 pooling: str = 'max',
+                 lift_kernel: int = 3) -> None:
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f'temporal conv pooling must be one of {POOLINGS}, '
+                             f'got {pooling!r}')
         self.pattern = tuple(pattern)
+        self.pooling = pooling
         self.layers = [_parse_layer(spec) for spec in self.pattern]
         if not any(kind == 'K' for kind, _ in self.layers):
             raise ValueError(f'temporal conv pattern {self.pattern} has no convolution')
@@ -43,6 +58,8 @@ class TemporalConv(nn.Module):
                             nn.BatchNorm1d(hidden_channels),
                             nn.ReLU(inplace=True)]
                 channels = hidden_channels
+            elif pooling == 'lift':
+                modules.append(TemporalLiftPooling(channels, size, lift_kernel))
             else:
                 modules.append(nn.MaxPool1d(size))
         self.temporal_conv = nn.Sequential(*modules)
@@ -72,3 +89,23 @@ class TemporalConv(nn.Module):
             Tensor: ``(B, H, T')`` with ``T' = output_length(T)``.
         """
         return self.temporal_conv(x)
+
+    def forward_with_residuals(self, x: Tensor) -> Tuple[Tensor, List[LiftResiduals]]:
+        """Convolve over time and keep what the lift pooling losses need.
+
+        Args:
+            x (Tensor): ``(B, E, T)``.
+
+        Returns:
+            tuple[Tensor, list[LiftResiduals]]: ``(B, H, T')`` as :meth:`forward`, and
+            the residuals of every :class:`TemporalLiftPooling` in order (none for max
+            pooling).
+        """
+        residuals: List[LiftResiduals] = []
+        for module in self.temporal_conv:
+            if isinstance(module, TemporalLiftPooling):
+                x, step = module.lift(x)
+                residuals.append(step)
+            else:
+                x = module(x)
+        return x, residuals

@@ -1,11 +1,13 @@
 """SignRecognizer: packed frames -> backbone -> CTC head -> losses or gloss strings."""
 from typing import Dict, List, Optional, Sequence, Union
 
+import torch
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
 
 from mmsign.datasets.vocabulary import GlossVocabulary, VocabLike, as_vocabulary
 from mmsign.models.decoders.timestamps import (
@@ -14,7 +16,13 @@ from mmsign.models.decoders.timestamps import (
     gloss_timestamps,
 )
 from mmsign.models.heads.ctc_head import CTCHeadOutputs
-from mmsign.models.heads.edge_padding import released_edge_padding
+from mmsign.models.heads.edge_padding import (
+    RELEASED_GEOMETRY,
+    PaddingGeometry,
+    edge_pad_indices,
+    released_edge_padding,
+    released_padded_length,
+)
 
 PADDING_MODES = ('features', 'frames')
 
@@ -32,7 +40,9 @@ class SignRecognizer(BaseModel):
       backbone, exactly as the released code does, so that released checkpoints give
       bit-comparable outputs. The backbone's temporal window then sees the padding
       frames themselves, so a backbone ``temporal_edge`` other than ``'zeros'`` is
-      switched to ``'zeros'``.
+      switched to ``'zeros'``. A frame-wise backbone (``frame_wise = True``, the 2-D
+      ResNet of VAC and TLP) sees each video's own padded frames only, and the batch
+      padding beyond them gets zero features, as the released VAC code does.
 
     Args:
         backbone (dict): Backbone config; its module takes ``(frames (N, 3, H, W),
@@ -101,11 +111,27 @@ class SignRecognizer(BaseModel):
         if self.padding_mode == 'features':
             return self.head(self.backbone(inputs, lengths), lengths)
         # The head's temporal conv sizes the padding (None: the released K5 P2 K5 P2).
-        frames, valid = released_edge_padding(inputs, lengths,
-                                              getattr(self.head, 'geometry', None))
+        geometry = getattr(self.head, 'geometry', None)
+        if getattr(self.backbone, 'frame_wise', False):
+            return self._frame_wise_padded(inputs, lengths, geometry or RELEASED_GEOMETRY)
+        frames, valid = released_edge_padding(inputs, lengths, geometry)
         batch, total = frames.shape[:2]
         feats = self.backbone(frames.flatten(0, 1), [total] * batch)  # (B * T_pad, E)
         return self.head.forward_padded(feats.view(batch, total, -1).transpose(1, 2), valid)
+
+    def _frame_wise_padded(self, inputs: Tensor, lengths: Sequence[int],
+                           geometry: PaddingGeometry) -> CTCHeadOutputs:
+        """Each video's own edge-padded frames through the backbone (one packed batch),
+        zero features for the batch padding beyond them (the released VAC / TLP)."""
+        valid = [released_padded_length(n, geometry) for n in lengths]
+        index, start = [], 0
+        for n, padded in zip(lengths, valid):
+            index += [start + i for i in edge_pad_indices([n], padded, geometry.left_pad)]
+            start += n
+        frames = inputs.index_select(0, torch.as_tensor(index).to(inputs.device))
+        feats = self.backbone(frames, valid)                         # (sum(valid), E)
+        padded = pad_sequence(feats.split(valid), batch_first=True)  # (B, T_pad, E)
+        return self.head.forward_padded(padded.transpose(1, 2), valid)
 
     def forward(self,
                 inputs: Tensor,

@@ -100,13 +100,11 @@ class ValidateBeforeTraining(Hook):
 
 
 @pytest.mark.slow
-def test_tiny_recipe_trains_on_synthetic_data_and_its_wer_falls(tmp_path, monkeypatch):
+def test_tiny_recipe_trains_on_synthetic_data_and_its_wer_falls(tmp_path,
+                                                                unformatted_config_text):
     """150 iterations on a small generated set (4 glosses, two-gloss sentences), constant
     lr: the sequence WER on the held-out dev signers leaves the untrained model's (100 %
     or more) for below 50 %."""
-    # yapf formats the config for every log and checkpoint; seconds each on 2 cores.
-    monkeypatch.setattr('mmengine.config.config.FormatCode',
-                        lambda text, **kwargs: (text, False))
     epochs = 25  # of 6 iterations: 48 videos, 8 per batch
     options = {
         'work_dir': str(tmp_path / 'work'),

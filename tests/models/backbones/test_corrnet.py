@@ -15,6 +15,9 @@ from mmsign.models.backbones import (
 )
 from mmsign.models.backbones.corrnet_modules import TemporalSegments
 
+#: Correlation modules after layers 3 and 4 only (the released CSL-Daily model).
+CORR_3_4 = {f'layer{i}': [dict(type='CorrelationIdentification')] for i in (3, 4)}
+
 
 def randomize(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """Random values in every parameter and BatchNorm buffer (nothing at its init)."""
@@ -185,12 +188,12 @@ def test_alpha_zero_is_torchvision_resnet18_frame_by_frame(torchvision_file, mod
 
 def test_imagenet_loading_is_strict_and_says_what_it_left(torchvision_file, tmp_path):
     path, resnet = torchvision_file
-    backbone = CorrNetResNet(pretrained=path, corr_stages=(3, 4))
+    backbone = CorrNetResNet(pretrained=path, stage_modules=CORR_3_4)
     weight = resnet.layer3[0].conv1.weight
     assert torch.equal(backbone.layer3[0].conv1.weight, weight.unsqueeze(2))
     source = backbone.pretrained_source
     assert "['fc.bias', 'fc.weight']" in source
-    assert 'corr_modules.layer3.*' in source and 'alpha' in source
+    assert 'stage_modules.layer3.*' in source and 'alpha' in source
     assert 'num_batches_tracked' in source
 
     # mmpretrain's ImageClassifier layout: backbone.* and head.fc.*
@@ -231,8 +234,8 @@ def test_packed_and_batched_paths_agree():
 
 
 def test_everything_trains_and_alpha_gets_a_gradient():
-    backbone = CorrNetResNet(base_channels=16, corr_stages=(3, 4))
-    assert set(backbone.corr_modules) == {'layer3', 'layer4'}
+    backbone = CorrNetResNet(base_channels=16, stage_modules=CORR_3_4)
+    assert set(backbone.stage_modules) == {'layer3', 'layer4'}
     assert backbone.alpha.shape == (2, ) and backbone.out_channels == 128
     features = backbone(torch.randn(7, 3, 32, 32), [3, 4])
     features.square().mean().backward()
@@ -242,8 +245,8 @@ def test_everything_trains_and_alpha_gets_a_gradient():
 
 
 def test_bad_settings_and_lengths_are_named():
-    with pytest.raises(ValueError, match='corr_stages'):
-        CorrNetResNet(corr_stages=(4, 2))
+    with pytest.raises(ValueError, match='stage_modules keys'):
+        CorrNetResNet(stage_modules=dict(layer5=[dict(type='CorrelationIdentification')]))
     with pytest.raises(ValueError, match='arch'):
         CorrNetResNet(arch='resnet50')
     backbone = MODELS.build(dict(type='CorrNetResNet', base_channels=16))

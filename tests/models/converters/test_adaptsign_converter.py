@@ -27,8 +27,8 @@ from mmsign.models.converters import (
     OfficialCheckpointError,
     check_state_dict_fits,
     check_vocabulary,
-    convert_official_checkpoint,
     convert_official_state_dict,
+    convert_released_checkpoint,
     infer_model_settings,
     load_official_checkpoint,
     released_model_cfg,
@@ -163,7 +163,7 @@ def test_released_checkpoint_converts_and_loads_strictly(released, release_data,
     src, original = released
     dst = str(tmp_path / 'adaptsign_phoenix14_released.pth')
     vocab_file = osp.join(release_data, 'phoenix2014', 'gloss_vocab.json')
-    tool = load_tool('model_converters/adaptsign_official_to_mmsign.py')
+    tool = load_tool('model_converters/released_to_mmsign.py')
     assert tool.main([src, dst, '--vocab', vocab_file, '--dataset', 'phoenix2014']) == 0
 
     checkpoint = torch.load(dst, map_location='cpu', weights_only=True)
@@ -224,7 +224,7 @@ def test_released_checkpoint_converts_and_loads_strictly(released, release_data,
 def test_mismatched_vocabulary_is_refused_clearly(released, release_data, tmp_path, capsys):
     src, _ = released
     dst = str(tmp_path / 'out.pth')
-    tool = load_tool('model_converters/adaptsign_official_to_mmsign.py')
+    tool = load_tool('model_converters/released_to_mmsign.py')
     csl_daily = osp.join(release_data, 'CSL-Daily', 'gloss_vocab.json')
     assert tool.main([src, dst, '--vocab', csl_daily]) == 1
     error = capsys.readouterr().err
@@ -235,7 +235,7 @@ def test_mismatched_vocabulary_is_refused_clearly(released, release_data, tmp_pa
 
 def test_recipe_of_another_dataset_is_refused(released, tmp_path, capsys):
     src, _ = released
-    tool = load_tool('model_converters/adaptsign_official_to_mmsign.py')
+    tool = load_tool('model_converters/released_to_mmsign.py')
     recipe = osp.join(REPO_ROOT, 'configs', 'adaptsign_phoenix14t.py')
     assert tool.main([src, str(tmp_path / 'out.pth'), '--config', recipe]) == 1
     assert ('the checkpoint has 1296 classes but phoenix2014t has 1116 (glosses + blank); '
@@ -321,7 +321,8 @@ def test_objects_safe_loading_refuses_are_reported(tmp_path):
         load_official_checkpoint(path)
 
 
-def test_converted_tiny_checkpoint_evaluates_like_the_original(request, tmp_path, monkeypatch):
+def test_converted_tiny_checkpoint_evaluates_like_the_original(request, tmp_path, monkeypatch,
+                                                              unformatted_config_text):
     """tools/test.py in the parity padding mode gives the same predictions for a converted
     released checkpoint as for the model it was made from."""
     data_root = request.getfixturevalue('phoenix2014_root')
@@ -339,7 +340,7 @@ def test_converted_tiny_checkpoint_evaluates_like_the_original(request, tmp_path
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, original)
     src, converted = str(tmp_path / 'released.pt'), str(tmp_path / 'converted.pth')
     save_released(src, to_released(model.state_dict()))
-    convert_official_checkpoint(src, converted, dataset='phoenix2014')
+    convert_released_checkpoint(src, converted, model='adaptsign', dataset='phoenix2014')
 
     test_tool = load_tool('test.py')
     options = ['model.padding_mode=frames', 'model.backbone.pretrained=None',
@@ -353,7 +354,6 @@ def test_converted_tiny_checkpoint_evaluates_like_the_original(request, tmp_path
     for i, step in enumerate(cfg.test_dataloader.dataset.pipeline):
         if 'size' in step:
             options.append(f'test_dataloader.dataset.pipeline.{i}.size=32')
-    monkeypatch.setattr('mmengine.config.config.FormatCode', lambda text, **kw: (text, False))
     predictions = {}
     for name, checkpoint in (('original', original), ('converted', converted)):
         dump = str(tmp_path / f'{name}.pkl')

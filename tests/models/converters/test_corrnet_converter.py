@@ -20,8 +20,8 @@ from mmengine.config import Config
 
 from mmsign.models.converters import (
     OfficialCheckpointError,
-    convert_corrnet_checkpoint,
     convert_corrnet_state_dict,
+    convert_released_checkpoint,
     infer_corrnet_settings,
     is_corrnet_state_dict,
 )
@@ -45,7 +45,7 @@ def released_keys(name: str, corr_names: dict) -> list:
     """Released key(s) of an mmsign name; ``corr_names`` maps a stage to ``corr{k}``."""
     if name == 'head.classifier.weight':
         return ['conv1d.fc.weight', 'classifier.weight']
-    match = re.match(r'backbone\.corr_modules\.layer(\d)\.(.+)$', name)
+    match = re.match(r'backbone\.stage_modules\.layer(\d)\.0\.(.+)$', name)
     if match:
         return [f'conv2d.{corr_names[int(match.group(1))]}.'
                 f'{MODULE_TO_RELEASED[match.group(2)]}']
@@ -90,8 +90,8 @@ def released_checkpoint(path: str, recipe: str, corr_names: dict, seed: int = 0)
 
 
 def load_tool():
-    path = osp.join(REPO_ROOT, 'tools', 'model_converters', 'adaptsign_official_to_mmsign.py')
-    spec = importlib.util.spec_from_file_location('adaptsign_official_to_mmsign', path)
+    path = osp.join(REPO_ROOT, 'tools', 'model_converters', 'released_to_mmsign.py')
+    spec = importlib.util.spec_from_file_location('released_to_mmsign', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -115,8 +115,10 @@ def test_tool_tells_corrnet_apart_converts_and_the_recipe_loads_it_strictly(tmp_
     meta = checkpoint['meta']
     assert meta['source'].startswith('CorrNet') and meta['epoch'] == 39
     assert meta['dataset'] == 'phoenix2014'
-    assert json.loads(meta['arch']) == dict(arch='resnet18', base_channels=64,
-                                            corr_stages=[2, 3, 4])
+    assert json.loads(meta['arch']) == dict(
+        arch='resnet18', base_channels=64,
+        stage_modules={f'layer{i}': [dict(type='CorrelationIdentification')]
+                       for i in (2, 3, 4)})
 
 
 def test_csl_daily_layout_two_modules_fit_the_csl_daily_recipe(tmp_path):
@@ -124,15 +126,18 @@ def test_csl_daily_layout_two_modules_fit_the_csl_daily_recipe(tmp_path):
     src, dst = str(tmp_path / 'csl_daily.pt'), str(tmp_path / 'corrnet_csl.pth')
     ours, released = released_checkpoint(src, 'corrnet_csl-daily', {3: 'corr1', 4: 'corr2'})
     converted = convert_corrnet_state_dict(released)
-    assert infer_corrnet_settings(converted)['backbone']['corr_stages'] == (3, 4)
-    meta = convert_corrnet_checkpoint(src, dst, model_cfg=recipe_model_cfg('corrnet_csl-daily'))
+    assert sorted(infer_corrnet_settings(converted)['backbone']['stage_modules']) == [
+        'layer3', 'layer4']
+    meta = convert_released_checkpoint(src, dst, model='corrnet',
+                                       model_cfg=recipe_model_cfg('corrnet_csl-daily'))
     assert meta['num_classes'] == 1296
     state_dict = torch.load(dst, weights_only=True)['state_dict']
-    assert torch.equal(state_dict['backbone.corr_modules.layer3.identification.expand.weight'],
+    assert torch.equal(state_dict['backbone.stage_modules.layer3.0.identification.expand.weight'],
                        released['conv2d.corr1.conv_back.weight'])
     # The PHOENIX14 recipe has a module after layer2 too: the strict check says so.
-    with pytest.raises(OfficialCheckpointError, match=r'missing \[.*corr_modules\.layer2'):
-        convert_corrnet_checkpoint(src, dst, model_cfg=recipe_model_cfg('corrnet_phoenix14'))
+    with pytest.raises(OfficialCheckpointError, match=r'missing \[.*stage_modules\.layer2'):
+        convert_released_checkpoint(src, dst, model='corrnet',
+                                    model_cfg=recipe_model_cfg('corrnet_phoenix14'))
 
 
 def test_layouts_are_told_apart_and_broken_files_are_named(tmp_path, release_data, capsys):

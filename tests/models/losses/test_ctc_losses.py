@@ -1,13 +1,9 @@
-import io
-import logging
 import math
 
-import pytest
 import torch
 import torch.nn.functional as F
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 
 from mmsign.models.heads import CTCHeadOutputs
@@ -15,16 +11,6 @@ from mmsign.models.losses import SequenceDistillLoss, SignCTCLoss, min_ctc_input
 
 T, B, C = 6, 2, 5
 
-
-@pytest.fixture
-def mm_log():
-    """What mmengine's current logger writes during the test."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    yield stream
-    logger.removeHandler(handler)
 
 
 def fixed_logits(seed: int = 0) -> torch.Tensor:

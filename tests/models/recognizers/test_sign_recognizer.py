@@ -1,13 +1,10 @@
 import copy
-import io
-import logging
 import math
 
 import pytest
 import torch
 from mmaction.registry import MODELS
 from mmaction.structures import ActionDataSample
-from mmengine.logging import MMLogger
 from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import Dataset
@@ -66,16 +63,6 @@ def make_batch(lengths=(9, 20), glosses=((1, 2), (3, 4, 3)), size=8, ids=None):
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
 
-
-@pytest.fixture
-def mm_log():
-    """What mmengine's current logger writes during the test."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    yield stream
-    logger.removeHandler(handler)
 
 
 def params(model):
