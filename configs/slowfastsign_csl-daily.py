@@ -5,7 +5,7 @@
 # only: every frame loses its top 40 rows and is resized back to 256x256 (SignTopCrop).
 #   python tools/train.py configs/slowfastsign_csl-daily.py
 #   bash tools/dist_train.sh configs/slowfastsign_csl-daily.py 8   (then --auto-scale-lr)
-# GPU memory: model.backbone.checkpoint_stages=(2,3) on 24 GB cards (docs/slowfastsign.md).
+# GPU memory: model.backbone.checkpoint_stages=(1,2,3) on 24 GB cards (docs/slowfastsign.md).
 # Data preparation: docs/datasets.md. Released checkpoints: docs/model_zoo.md
 # (tools/model_converters/).
 _base_ = [

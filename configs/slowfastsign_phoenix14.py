@@ -5,7 +5,7 @@
 # mixed precision, the whole network trained; the best checkpoint by dev WER.
 #   python tools/train.py configs/slowfastsign_phoenix14.py
 #   bash tools/dist_train.sh configs/slowfastsign_phoenix14.py 8   (then --auto-scale-lr)
-# GPU memory: model.backbone.checkpoint_stages=(2,3) on 24 GB cards (docs/slowfastsign.md).
+# GPU memory: model.backbone.checkpoint_stages=(1,2,3) on 24 GB cards (docs/slowfastsign.md).
 # Data preparation: docs/datasets.md. Released checkpoints: docs/model_zoo.md
 # (tools/model_converters/).
 _base_ = [

@@ -27,7 +27,7 @@ model = dict(
         speed_ratio=4,
         fusion_kernel=5,
         feature_dropout=0.5,
-        # Activation checkpointing per stage (1-4 = res2-res5): () fits 80 GB; (2, 3)
+        # Activation checkpointing per stage (1-4 = res2-res5): () fits 80 GB; (1, 2, 3)
         # fits 24 GB with the longest PHOENIX14 batch (docs/slowfastsign.md).
         checkpoint_stages=(),
         pretrained=None),
