@@ -18,10 +18,9 @@ sys.path.insert(0, osp.join(REPO_ROOT, 'tests'))
 sys.path.insert(0, osp.join(REPO_ROOT, 'tests', 'datasets'))
 
 from sign_fixtures import phoenix2014_root  # noqa: E402,F401  (the dataset tests' fixture)
-from test_corrnet_recipes import (  # noqa: E402,F401  (shared helpers of the recipe tests)
+from test_corrnet_recipes import (  # noqa: E402  (shared helpers of the recipe tests)
     ValidateBeforeTraining,
     load_train_tool,
-    unformatted_config_text,
 )
 
 RECIPES = [('slowfastsign_phoenix14', 1296, 'corrnet_phoenix14'),
