@@ -28,9 +28,9 @@ from mmsign.apis import (
     inference_recognizer,
     init_recognizer,
 )
+from mmsign.apis.video_input import check_video
 from mmsign.cli.command import require_paths, run_cli
 from mmsign.cli.runtime import DictAction
-from mmsign.apis.video_input import check_video
 from mmsign.engine.checkpoint import check_checkpoint_file
 
 PROG = 'tools/demo/recognize.py'

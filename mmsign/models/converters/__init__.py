@@ -34,15 +34,15 @@ from mmsign.models.converters.registry import (
     released_layouts,
 )
 from mmsign.models.converters.released import convert_released_checkpoint
-from mmsign.models.converters.slowfastsign import (
-    convert_slowfastsign_state_dict,
-    is_slowfastsign_state_dict,
-    slowfastsign_model_cfg,
-)
 from mmsign.models.converters.signgraph import (
     convert_signgraph_state_dict,
     is_signgraph_state_dict,
     signgraph_model_cfg,
+)
+from mmsign.models.converters.slowfastsign import (
+    convert_slowfastsign_state_dict,
+    is_slowfastsign_state_dict,
+    slowfastsign_model_cfg,
 )
 from mmsign.models.converters.vac import (
     convert_frame_wise_state_dict,
