@@ -31,12 +31,15 @@ class MultiPathwayOutputs(NamedTuple):
         seq_logits (Tensor): ``(T', B, C)`` of the fused head's BiLSTM branch.
         conv_logits (Tensor): ``(T', B, C)`` of the fused head's convolution branch.
         lengths (list[int]): Valid rows ``T'_b`` of each video.
+        lift_residuals (tuple): The fused head's lift-pooling residuals (empty with max
+            pooling), as in :class:`CTCHeadOutputs`.
         pathways (tuple[CTCHeadOutputs, ...]): One per channel group in training; empty
             in evaluation.
     """
     seq_logits: Tensor
     conv_logits: Tensor
     lengths: list
+    lift_residuals: tuple = ()
     pathways: Tuple[CTCHeadOutputs, ...] = ()
 
 
@@ -114,7 +117,7 @@ class MultiPathwayCTCHead(SignCTCHead):
         if len(outputs.pathways) != len(self.pathway_heads):
             raise RuntimeError('the pathway heads did not run: losses need the head in '
                                'training mode')
-        losses = super().loss(CTCHeadOutputs(*outputs[:3]), data_samples)
+        losses = super().loss(CTCHeadOutputs(*outputs[:4]), data_samples)
         for name, weight, head, pathway in zip(self.pathway_names, self.pathway_weights,
                                                self.pathway_heads, outputs.pathways):
             for key, value in head.loss(pathway, data_samples).items():
