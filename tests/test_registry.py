@@ -24,6 +24,14 @@ SPECS = {
         'FrameWiseResNet': dict(base_channels=16),
         'LocalSignGraph': dict(channels=16),
         'TemporalSignGraph': dict(channels=16),
+        'SlowFastSignResNet3d': dict(
+            slow_pathway=dict(type='resnet3d', depth=50, stage_blocks=(1, 1, 1, 1),
+                              base_channels=8, lateral=False, conv1_kernel=(1, 7, 7),
+                              inflate=(0, 0, 1, 1)),
+            fast_pathway=dict(type='resnet3d', depth=50, stage_blocks=(1, 1, 1, 1),
+                              base_channels=2, lateral=False, conv1_kernel=(5, 7, 7))),
+        'MultiPathwayCTCHead': dict(in_channels=16, num_classes=4, hidden_channels=16,
+                                    pathway_channels=(12, 4)),
         'SpatialEmphasis': dict(channels=32),
         'TemporalEmphasis': dict(channels=32, dilations=(1, 2, 3)),
         'MultiNeighbourCorrelationIdentification': dict(channels=32, neighbours=3),
@@ -49,7 +57,7 @@ SPECS = {
     'TRANSFORMS': {
         'SignInit': dict(), 'SignDecode': dict(), 'SignTemporalRescale': dict(),
         'SignRandomCrop': dict(size=32), 'SignCenterCrop': dict(size=32),
-        'SignResize': dict(size=32),
+        'SignResize': dict(size=32), 'SignTopCrop': dict(),
         'SignFlip': dict(), 'PackSignInputs': dict(),
     },
     'METRICS': {'WERMetric': dict(normalize='phoenix2014')},

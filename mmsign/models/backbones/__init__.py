@@ -34,6 +34,8 @@ from .signgraph_modules import (
     LocalSignGraph,
     TemporalSignGraph,
 )
+from .slowfastsign import SlowFastSignResNet3d
+from .slowfastsign_fusion import BidirectionalFusion, PackedConv3d
 
 __all__ = [
     'Adapter', 'AdaptSignBlock', 'AdaptSignMMPretrainViT', 'AdaptSignViT',
@@ -43,8 +45,13 @@ __all__ = [
     'GraphConvolution', 'IdentificationModule', 'LocalSignGraph', 'PrefixTokens',
     'TemporalCorrelation', 'TemporalSignGraph', 'merge_heads', 'read_clip_image_tower',
     'split_heads',
+<<<<<<< HEAD
     'temporal_window_weights',
     # SEN and CorrNet+
     'AttentionPool', 'FrameQuery', 'MultiNeighbourCorrelation',
     'MultiNeighbourCorrelationIdentification', 'SpatialEmphasis', 'TemporalEmphasis'
+=======
+    'BidirectionalFusion', 'PackedConv3d', 'SlowFastSignResNet3d',
+    'temporal_window_weights'
+>>>>>>> main
 ]

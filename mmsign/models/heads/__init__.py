@@ -14,11 +14,12 @@ from mmsign.models.heads.edge_padding import (
     released_padded_length,
 )
 from mmsign.models.heads.lift_pooling import LiftResiduals, LocalWeighting, TemporalLiftPooling
+from mmsign.models.heads.multi_pathway_head import MultiPathwayCTCHead, MultiPathwayOutputs
 from mmsign.models.heads.temporal_conv import TemporalConv
 
 __all__ = [
     'SignCTCHead', 'CTCHeadOutputs', 'NormLinear', 'BiLSTM', 'TemporalConv',
     'released_edge_padding', 'released_padded_length', 'edge_pad_indices',
     'PaddingGeometry', 'RELEASED_GEOMETRY', 'LiftResiduals', 'LocalWeighting',
-    'TemporalLiftPooling', 'build_classifier'
+    'TemporalLiftPooling', 'build_classifier', 'MultiPathwayCTCHead', 'MultiPathwayOutputs'
 ]
