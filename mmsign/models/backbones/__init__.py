@@ -45,13 +45,9 @@ __all__ = [
     'GraphConvolution', 'IdentificationModule', 'LocalSignGraph', 'PrefixTokens',
     'TemporalCorrelation', 'TemporalSignGraph', 'merge_heads', 'read_clip_image_tower',
     'split_heads',
-<<<<<<< HEAD
+    'BidirectionalFusion', 'PackedConv3d', 'SlowFastSignResNet3d',
     'temporal_window_weights',
     # SEN and CorrNet+
     'AttentionPool', 'FrameQuery', 'MultiNeighbourCorrelation',
     'MultiNeighbourCorrelationIdentification', 'SpatialEmphasis', 'TemporalEmphasis'
-=======
-    'BidirectionalFusion', 'PackedConv3d', 'SlowFastSignResNet3d',
-    'temporal_window_weights'
->>>>>>> main
 ]

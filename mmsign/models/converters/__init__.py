@@ -70,13 +70,8 @@ __all__ = [
     'register_released_layout', 'released_layouts', 'released_model_cfg', 'vocabulary_from_meta',
     'convert_frame_wise_state_dict', 'frame_wise_model_cfg', 'is_tlp_checkpoint',
     'is_vac_checkpoint', 'convert_signgraph_state_dict', 'is_signgraph_state_dict',
-<<<<<<< HEAD
-    'signgraph_model_cfg',
+    'signgraph_model_cfg', 'convert_slowfastsign_state_dict', 'is_slowfastsign_state_dict',
+    'slowfastsign_model_cfg',
     'convert_corrnet_plus_state_dict', 'corrnet_plus_model_cfg', 'is_corrnet_plus_state_dict',
     'convert_sen_state_dict', 'is_sen_state_dict', 'sen_model_cfg'
-
-=======
-    'signgraph_model_cfg', 'convert_slowfastsign_state_dict', 'is_slowfastsign_state_dict',
-    'slowfastsign_model_cfg'
->>>>>>> main
 ]
