@@ -68,6 +68,7 @@ def build_config(args: argparse.Namespace):
     evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
         cfg.test_evaluator]
     if args.show_dir:
+        cfg.model.timestamps = True  # the CTM files carry the glosses' aligned times
         for evaluator in evaluators:
             if evaluator.get('type') == 'WERMetric':
                 evaluator['out_dir'] = args.show_dir

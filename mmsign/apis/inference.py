@@ -35,11 +35,7 @@ from mmsign.engine.checkpoint import (
 )
 from mmsign.engine.resume import CheckpointError, checkpoint_problem
 from mmsign.models.converters import vocabulary_from_meta
-from mmsign.models.decoders.timestamps import (
-    ctc_forced_alignment,
-    frame_stride,
-    gloss_timestamps,
-)
+from mmsign.models.decoders.timestamps import ctc_forced_alignment, gloss_timestamps
 from mmsign.utils.state_dict import first_difference, strip_prefix
 
 
@@ -210,15 +206,17 @@ def init_recognizer(config: Union[str, Config],
     return model.to(device).eval()
 
 
-def _decode(model: nn.Module, logits: Tensor, num_frames: int,
-            fps: Optional[float]) -> Tuple[List[str], List[Dict[str, Any]]]:
-    """Decode one branch and align its glosses to the frames."""
+def _decode(model: nn.Module, logits: Tensor, num_frames: int, fps: Optional[float],
+            timestamps: bool) -> Tuple[List[str], List[Dict[str, Any]]]:
+    """Decode one branch and, if asked, align its glosses to the frames."""
     log_probs = logits.log_softmax(-1)
     ids = model.decoder(log_probs[:, None], [len(logits)])[0]
     glosses = model.vocab.decode(ids)
+    if not timestamps:
+        return glosses, []
     segments = ctc_forced_alignment(log_probs, ids, blank=getattr(model.decoder, 'blank', 0))
-    return glosses, gloss_timestamps(segments, glosses, frame_stride(model.head), num_frames,
-                                     fps)
+    return glosses, gloss_timestamps(segments, glosses, model.head.geometry.stride,
+                                     num_frames, fps)
 
 
 def inference_recognizer(model: nn.Module,
@@ -229,7 +227,8 @@ def inference_recognizer(model: nn.Module,
                          window: Optional[int] = DEFAULT_WINDOW,
                          overlap: int = DEFAULT_OVERLAP,
                          stitch: str = 'features',
-                         progress: bool = False) -> RecognitionResult:
+                         progress: bool = False,
+                         timestamps: bool = True) -> RecognitionResult:
     """Recognise the glosses signed in a video of any length, with their times.
 
     The video is decoded (lazily, ``window`` frames at a time), resampled to ``fps`` if
@@ -256,6 +255,8 @@ def inference_recognizer(model: nn.Module,
         stitch (str): ``'features'`` (exact) or ``'posteriors'``; see
             :mod:`mmsign.apis.long_video`.
         progress (bool): Show a progress bar over the windows.
+        timestamps (bool): Align the glosses to the frames (a Viterbi pass per branch).
+            Defaults to True; False leaves ``timestamps`` empty.
 
     Returns:
         RecognitionResult: glosses of both branches with timestamps, logits and timing.
@@ -277,8 +278,9 @@ def inference_recognizer(model: nn.Module,
         timing=timing)
     decode_start = time.perf_counter()
     with torch.no_grad():
-        glosses, timestamps = _decode(model, logits, num_frames, source.fps)
-        glosses_conv, timestamps_conv = _decode(model, logits_conv, num_frames, source.fps)
+        glosses, stamps = _decode(model, logits, num_frames, source.fps, timestamps)
+        glosses_conv, stamps_conv = _decode(model, logits_conv, num_frames, source.fps,
+                                            timestamps)
     end = time.perf_counter()
     timing.update(decode=end - decode_start, total=end - start)
     first = source.read(0, 1)
@@ -296,8 +298,8 @@ def inference_recognizer(model: nn.Module,
         video=dict(name=source.name, kind=source.kind, source_frames=source.source_frames,
                    source_size=list(source_size), source_fps=source.source_fps,
                    fps=source.fps, frames=num_frames, size=list(size), steps=steps),
-        timing={k: round(v, 6) for k, v in timing.items()}, timestamps=timestamps,
-        timestamps_conv=timestamps_conv, windows=windows)
+        timing={k: round(v, 6) for k, v in timing.items()}, timestamps=stamps,
+        timestamps_conv=stamps_conv, windows=windows)
 
 
 __all__ = ['RecognitionResult', 'build_test_pipeline', 'inference_recognizer',

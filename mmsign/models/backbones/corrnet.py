@@ -21,6 +21,8 @@ from mmengine.model import BaseModule
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor, nn
 
+from mmsign.utils.lengths import host_lengths
+
 from .corrnet_modules import (
     CorrelationIdentification,
     FrameBatchNorm3d,
@@ -243,7 +245,7 @@ class CorrNetResNet(BaseModule):
         Returns:
             Tensor: ``[N, E]`` frame features, ``E = out_channels``.
         """
-        lengths = tuple(int(n) for n in lengths)
+        lengths = host_lengths(lengths)
         if sum(lengths) != frames.shape[0] or min(lengths, default=0) < 1:
             raise ValueError(f'lengths {lengths} must be positive and sum to the '
                              f'{frames.shape[0]} packed frames')

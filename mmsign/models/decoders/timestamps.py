@@ -6,7 +6,7 @@ single most likely frame-level path whose CTC collapse is the decoded sequence. 
 frames the path spends on ``g_i`` are its segment; the mean posterior of ``g_i`` over
 them is its confidence. For a greedy decoding the path is the best path itself.
 
-Output frame ``t`` of a head with frame stride ``s`` (4 for "K5 P2 K5 P2") stands for
+Output frame ``t`` of a head with frame stride ``s`` (``head.geometry.stride``) stands for
 input frames ``s*t .. s*t + s - 1`` (the head's edge padding centres each output on its
 stride, see :mod:`mmsign.models.heads.edge_padding`), so a segment of output frames
 ``[a, b)`` covers input frames ``[s*a, s*b)`` and seconds ``[s*a / fps, s*b / fps)``.
@@ -15,10 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
-from torch import Tensor, nn
-
-#: Stride of heads that do not say theirs (the recipes' "K5 P2 K5 P2").
-DEFAULT_FRAME_STRIDE = 4
+from torch import Tensor
 
 
 @dataclass
@@ -95,26 +92,6 @@ def ctc_forced_alignment(log_probs: Tensor, labels: Sequence[int],
     return segments
 
 
-def frame_stride(head: nn.Module) -> int:
-    """Input frames per output frame of a CTC head: the product of its pools.
-
-    Args:
-        head (nn.Module): The recognizer's head (its ``temporal_conv.layers`` are read
-            when it has them).
-
-    Returns:
-        int: The stride; :data:`DEFAULT_FRAME_STRIDE` for a head that does not say.
-    """
-    layers = getattr(getattr(head, 'temporal_conv', None), 'layers', None)
-    if not layers:
-        return DEFAULT_FRAME_STRIDE
-    stride = 1
-    for kind, size in layers:
-        if kind == 'P':
-            stride *= size
-    return stride
-
-
 def gloss_timestamps(segments: Sequence[GlossSegment], glosses: Sequence[str],
                      stride: int, num_frames: int,
                      fps: Optional[float]) -> List[Dict[str, Any]]:
@@ -123,7 +100,7 @@ def gloss_timestamps(segments: Sequence[GlossSegment], glosses: Sequence[str],
     Args:
         segments (Sequence[GlossSegment]): From :func:`ctc_forced_alignment`.
         glosses (Sequence[str]): The gloss of each segment.
-        stride (int): Input frames per output frame (:func:`frame_stride`).
+        stride (int): Input frames per output frame (the head's ``geometry.stride``).
         num_frames (int): Input frames of the video (ends are clipped to it).
         fps (float, optional): Frame rate of the input frames; None gives no seconds.
 
@@ -143,5 +120,4 @@ def gloss_timestamps(segments: Sequence[GlossSegment], glosses: Sequence[str],
     return out
 
 
-__all__ = ['DEFAULT_FRAME_STRIDE', 'GlossSegment', 'ctc_forced_alignment', 'frame_stride',
-           'gloss_timestamps']
+__all__ = ['GlossSegment', 'ctc_forced_alignment', 'gloss_timestamps']

@@ -3,7 +3,10 @@ from typing import List, Sequence
 
 from torch import Tensor, nn
 
-from mmsign.models.heads.edge_padding import PaddingGeometry
+from mmsign.models.heads.edge_padding import Length, PaddingGeometry, layer_geometry
+
+#: The released AdaptSign head's temporal conv.
+RELEASED_PATTERN = ('K5', 'P2', 'K5', 'P2')
 
 
 def _parse_layer(spec: str) -> tuple:
@@ -20,7 +23,13 @@ class TemporalConv(nn.Module):
     The layers are one ``nn.Sequential`` indexed like the released code's
     ``temporal_conv`` (conv 0, norm 1, relu 2, pool 3, conv 4, ...), so released weights
     map onto it key for key. Convolutions have no padding; pools drop an odd last frame.
-    :attr:`geometry` (stride and receptive field) sizes the edge padding of the head.
+
+    :attr:`geometry` (stride, receptive field) and :meth:`output_length` are derived from
+    the modules the pattern builds (:func:`~mmsign.models.heads.edge_padding.layer_geometry`),
+    so a new layer kind only has to be built here: a ``Conv1d`` or pool is read from its
+    settings, any other module declares ``temporal_geometry = (kernel, stride, padding)``.
+    Everything that needs the head's stride or padding (the edge padding, datasets' length
+    checks, long-video windows, timestamps, the ONNX export) asks the head's ``geometry``.
 
     Args:
         in_channels (int): Feature width E of the input.
@@ -29,7 +38,7 @@ class TemporalConv(nn.Module):
     """
 
     def __init__(self, in_channels: int, hidden_channels: int,
-                 pattern: Sequence[str] = ('K5', 'P2', 'K5', 'P2')) -> None:
+                 pattern: Sequence[str] = RELEASED_PATTERN) -> None:
         super().__init__()
         self.pattern = tuple(pattern)
         self.layers = [_parse_layer(spec) for spec in self.pattern]
@@ -47,19 +56,23 @@ class TemporalConv(nn.Module):
                 modules.append(nn.MaxPool1d(size))
         self.temporal_conv = nn.Sequential(*modules)
         self.out_channels = hidden_channels
-        self.geometry = PaddingGeometry.of_layers(self.layers)
+        self.geometry = PaddingGeometry.of_modules(self.temporal_conv)
 
-    def output_length(self, length: int) -> int:
-        """Output frames for ``length`` input frames (host arithmetic).
+    def output_length(self, length: Length) -> Length:
+        """Output frames for ``length`` input frames (host arithmetic, or 0-dim tensors
+        while an export traces them).
 
         Args:
-            length (int): Input frames.
+            length (int | Tensor): Input frames.
 
         Returns:
-            int: Output frames; zero or less means the input was too short.
+            int | Tensor: Output frames; zero or less means the input was too short.
         """
-        for kind, size in self.layers:
-            length = length - size + 1 if kind == 'K' else length // size
+        for module in self.temporal_conv:
+            geometry = layer_geometry(module)
+            if geometry is not None:
+                kernel, stride, padding = geometry
+                length = (length + 2 * padding - kernel) // stride + 1
         return length
 
     def forward(self, x: Tensor) -> Tensor:
@@ -72,3 +85,8 @@ class TemporalConv(nn.Module):
             Tensor: ``(B, H, T')`` with ``T' = output_length(T)``.
         """
         return self.temporal_conv(x)
+
+
+#: Geometry of :data:`RELEASED_PATTERN`: stride 4, receptive field 16 (a model's own is
+#: its head's ``geometry``).
+RELEASED_GEOMETRY = TemporalConv(1, 2).geometry
