@@ -19,8 +19,9 @@ new backbone is exportable when its forward keeps to that rule, which the export
 (``tests/apis/test_onnx_export.py``) checks for every tiny synthetic config.
 """
 import warnings
-from typing import Tuple
+from typing import Dict, Sequence, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -59,8 +60,8 @@ def export_onnx(model: nn.Module, path: str, example: Tensor, opset: int = 17) -
 
     Uses the TorchScript-based exporter (``dynamo=False``): it needs no package beyond
     ``onnx``, while the dynamo exporter of torch 2.x also needs ``onnxscript``. Check the
-    file against PyTorch on another number of frames than ``example``'s
-    (:func:`check_export`; ``tools/deployment/export_onnx.py`` does).
+    file against PyTorch on other numbers of frames than ``example``'s
+    (:func:`export_difference`; ``tools/deployment/export_onnx.py`` does).
 
     Args:
         model (nn.Module): The recognizer, in eval mode, on the CPU.
@@ -74,7 +75,7 @@ def export_onnx(model: nn.Module, path: str, example: Tensor, opset: int = 17) -
     wrapper = ExportableRecognizer(model).eval()
     with torch.no_grad(), warnings.catch_warnings():
         # The tracer warns about the modules' Python checks on the lengths (positive,
-        # summing to the frames); they hold for any T, which check_export verifies.
+        # summing to the frames); they hold for any T (the export is checked on other T).
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
         warnings.filterwarnings('ignore', message='.*Converting a tensor to a Python.*')
         torch.onnx.export(
@@ -86,28 +87,27 @@ def export_onnx(model: nn.Module, path: str, example: Tensor, opset: int = 17) -
     return path
 
 
-def check_export(model: nn.Module, log_probs: dict, frames: Tensor) -> float:
+def export_difference(log_probs: Dict[str, np.ndarray], expected: Sequence[Tensor]) -> float:
     """Largest difference between the exported graph's outputs and PyTorch's.
 
     Args:
-        model (nn.Module): The recognizer that was exported.
-        log_probs (dict): ``log_probs`` and ``log_probs_conv`` of the graph on
-            ``frames`` (numpy ``[T', C]`` each).
-        frames (Tensor): ``uint8 [T, 3, H, W]`` the graph ran on.
+        log_probs (dict): ``log_probs`` and ``log_probs_conv`` of the graph (numpy
+            ``[T', C]`` each, :meth:`OnnxRecognizer.log_probs
+            <mmsign.apis.OnnxRecognizer.log_probs>`).
+        expected (Sequence[Tensor]): :class:`ExportableRecognizer`'s outputs on the same
+            frames.
 
     Returns:
         float: ``max |graph - PyTorch|`` over both outputs; ``inf`` when their shapes
-        differ (a graph that froze the number of frames).
+        differ (e.g. a graph that froze the number of frames).
     """
-    with torch.no_grad():
-        expected = ExportableRecognizer(model).eval()(frames)
     worst = 0.0
     for name, reference in zip(('log_probs', 'log_probs_conv'), expected):
-        got = torch.as_tensor(log_probs[name])
+        got = torch.from_numpy(np.asarray(log_probs[name]))
         if got.shape != reference.shape:
             return float('inf')
         worst = max(worst, float((got - reference).abs().max()))
     return worst
 
 
-__all__ = ['ExportableRecognizer', 'check_export', 'export_onnx']
+__all__ = ['ExportableRecognizer', 'export_difference', 'export_onnx']

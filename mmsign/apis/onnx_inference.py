@@ -55,15 +55,20 @@ class OnnxRecognizer:
         providers (Sequence[str], optional): onnxruntime execution providers. Defaults
             to ``['CPUExecutionProvider']``.
         num_threads (int, optional): Intra-op threads (onnxruntime's default: all cores).
+        log_severity_level (int, optional): onnxruntime's log level (0 verbose .. 4 fatal);
+            None keeps its default (2, warnings).
     """
 
     def __init__(self, path: str, providers: Optional[Sequence[str]] = None,
-                 num_threads: Optional[int] = None) -> None:
+                 num_threads: Optional[int] = None,
+                 log_severity_level: Optional[int] = None) -> None:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         if num_threads:
             options.intra_op_num_threads = num_threads
+        if log_severity_level is not None:
+            options.log_severity_level = log_severity_level
         self.session = onnxruntime.InferenceSession(
             path, options, providers=list(providers or ['CPUExecutionProvider']))
         meta = self.session.get_modelmeta().custom_metadata_map
