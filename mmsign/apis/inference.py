@@ -2,7 +2,6 @@
 import copy
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
@@ -25,6 +24,7 @@ from mmsign.apis.pipeline import (
     inference_steps,
     pipeline_frame_size,
 )
+from mmsign.apis.result import RecognitionResult
 from mmsign.apis.runtime import load_config
 from mmsign.apis.video_input import VideoInput, VideoSource
 from mmsign.datasets.vocabulary import GlossVocabulary
@@ -35,56 +35,8 @@ from mmsign.engine.checkpoint import (
 )
 from mmsign.engine.resume import CheckpointError, checkpoint_problem
 from mmsign.models.converters import vocabulary_from_meta
-from mmsign.models.decoders.timestamps import ctc_forced_alignment, gloss_timestamps
+from mmsign.utils.ctc import ctc_forced_alignment, gloss_timestamps
 from mmsign.utils.state_dict import first_difference, strip_prefix
-
-
-@dataclass
-class RecognitionResult:
-    """The glosses recognised in one video.
-
-    Attributes:
-        glosses (list[str]): Glosses of the sequence (BiLSTM) branch: the model's answer.
-        glosses_conv (list[str]): Glosses of the convolution branch.
-        logits (Tensor): ``(T', C)`` float32 class scores of the sequence branch before
-            the softmax, on the CPU; class 0 is the blank, class ``i`` is
-            ``vocab.glosses[i - 1]``. One row per 4 input frames (``T' = ceil(T / 4)``).
-        logits_conv (Tensor): ``(T', C)`` of the convolution branch.
-        num_frames (int): Frames given to the model (after resampling).
-        video (dict): The input and what was done to it (:meth:`VideoFrames.describe`).
-        timing (dict[str, float]): Seconds spent reading (``read``), in the pipeline
-            (``pipeline``), in the model (``model``), decoding and aligning (``decode``)
-            and in all (``total``).
-        timestamps (list[dict]): One entry per gloss of ``glosses``: ``gloss``,
-            ``start_frame`` / ``end_frame`` (input frames, end exclusive), ``start`` /
-            ``end`` in seconds at the video's frame rate (None when it is unknown: an
-            array or frame folder without ``source_fps``) and ``confidence`` (the mean
-            posterior of the gloss over its aligned frames); see
-            :mod:`mmsign.models.decoders.timestamps`.
-        timestamps_conv (list[dict]): The same for ``glosses_conv``.
-        windows (int): Windows the video was run in (1: one pass).
-    """
-    glosses: List[str]
-    glosses_conv: List[str]
-    logits: Tensor
-    logits_conv: Tensor
-    num_frames: int
-    video: Dict[str, Any]
-    timing: Dict[str, float]
-    timestamps: List[Dict[str, Any]] = field(default_factory=list)
-    timestamps_conv: List[Dict[str, Any]] = field(default_factory=list)
-    windows: int = 1
-
-    def to_dict(self, with_logits: bool = False) -> Dict[str, Any]:
-        """A JSON-friendly dict; ``with_logits`` adds both logit matrices as lists."""
-        out = dict(glosses=self.glosses, glosses_conv=self.glosses_conv,
-                   timestamps=self.timestamps, timestamps_conv=self.timestamps_conv,
-                   num_frames=self.num_frames, output_frames=int(self.logits.shape[0]),
-                   windows=self.windows, video=self.video, timing=self.timing)
-        if with_logits:
-            out['logits'] = self.logits.tolist()
-            out['logits_conv'] = self.logits_conv.tolist()
-        return out
 
 
 def _choose_vocabulary(model_cfg: Config, meta: Optional[Mapping[str, Any]]) -> None:
@@ -237,7 +189,7 @@ def inference_recognizer(model: nn.Module,
     was evaluated with (:mod:`mmsign.apis.pipeline`). A video longer than ``window``
     frames is run in overlapping windows stitched before one decode
     (:mod:`mmsign.apis.long_video`). Both branches are decoded with the model's decoder
-    and their glosses aligned to the frames (:mod:`mmsign.models.decoders.timestamps`).
+    and their glosses aligned to the frames (:mod:`mmsign.utils.ctc`).
 
     Args:
         model (nn.Module): From :func:`init_recognizer`.

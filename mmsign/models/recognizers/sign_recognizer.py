@@ -8,9 +8,9 @@ from mmengine.model import BaseModel
 from torch import Tensor
 
 from mmsign.datasets.vocabulary import GlossVocabulary, VocabLike, as_vocabulary
-from mmsign.models.decoders.timestamps import ctc_forced_alignment, gloss_timestamps
 from mmsign.models.heads.ctc_head import CTCHeadOutputs
 from mmsign.models.heads.edge_padding import released_edge_padding
+from mmsign.utils.ctc import ctc_forced_alignment, gloss_timestamps
 
 PADDING_MODES = ('features', 'frames')
 

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from mmsign.models.decoders import CTCGreedyDecoder, collapse_ctc
-from mmsign.models.decoders.timestamps import (
+from mmsign.models.heads.temporal_conv import TemporalConv
+from mmsign.utils.ctc import (
     ctc_forced_alignment,
     gloss_timestamps,
 )
-from mmsign.models.heads.temporal_conv import TemporalConv
 
 
 def greedy_runs(path):

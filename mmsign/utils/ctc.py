@@ -1,4 +1,11 @@
-"""Where each recognised gloss is: a CTC forced alignment of the decoded glosses.
+"""CTC without torch: the collapse of a path, and where each recognised gloss is.
+
+:func:`collapse_ctc` and :func:`merge_repeats` turn a path into glosses (every decoder
+uses them); :func:`greedy_decode` is the best path on a numpy array. They and the
+alignment below take numpy arrays (or tensors, converted), so that the ONNX recognizer
+(:mod:`mmsign.apis.onnx_inference`) runs without torch.
+
+Where each gloss is: a CTC forced alignment of the decoded glosses.
 
 The decoded glosses ``g_1 .. g_L`` are aligned against the frame log-posteriors with the
 Viterbi algorithm over CTC's states (blank, ``g_1``, blank, ``g_2``, ..., blank): the
@@ -12,10 +19,51 @@ stride, see :mod:`mmsign.models.heads.edge_padding`), so a segment of output fra
 ``[a, b)`` covers input frames ``[s*a, s*b)`` and seconds ``[s*a / fps, s*b / fps)``.
 """
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from itertools import groupby
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
-from torch import Tensor
+
+
+def collapse_ctc(path: Iterable[int], blank: int = 0) -> List[int]:
+    """Labels of a CTC path: merge runs of one class, then drop blanks.
+
+    Args:
+        path (Iterable[int]): One class id per frame.
+        blank (int): Blank id. Defaults to 0.
+
+    Returns:
+        list[int]: The labelling, e.g. ``[0, 1, 1, 0, 1, 2, 2] -> [1, 1, 2]``.
+    """
+    return [label for label, _ in groupby(path) if label != blank]
+
+
+def merge_repeats(labels: Iterable[int]) -> List[int]:
+    """Merge runs of one label: ``[1, 1, 2] -> [1, 2]``."""
+    return [label for label, _ in groupby(labels)]
+
+
+def as_numpy(scores: Any) -> np.ndarray:
+    """float32 numpy scores from a numpy array or a tensor (any device)."""
+    if hasattr(scores, 'detach'):
+        scores = scores.detach().float().cpu().numpy()
+    return np.asarray(scores, dtype=np.float32)
+
+
+def greedy_decode(log_probs: Any, blank: int = 0, merge_repeated_glosses: bool = True
+                  ) -> List[int]:
+    """Best path of one video (``CTCGreedyDecoder`` on one video).
+
+    Args:
+        log_probs (np.ndarray | Tensor): ``(T, C)`` class scores.
+        blank (int): Blank id. Defaults to 0.
+        merge_repeated_glosses (bool): Also merge neighbouring equal glosses.
+
+    Returns:
+        list[int]: Class ids, without blanks.
+    """
+    labels = collapse_ctc(as_numpy(log_probs).argmax(-1).tolist(), blank)
+    return merge_repeats(labels) if merge_repeated_glosses else labels
 
 
 @dataclass
@@ -34,7 +82,7 @@ class GlossSegment:
     confidence: float
 
 
-def ctc_forced_alignment(log_probs: Tensor, labels: Sequence[int],
+def ctc_forced_alignment(log_probs: Any, labels: Sequence[int],
                          blank: int = 0) -> List[GlossSegment]:
     """Viterbi alignment of a label sequence against CTC log-posteriors.
 
@@ -42,7 +90,7 @@ def ctc_forced_alignment(log_probs: Tensor, labels: Sequence[int],
     for the frames cannot be aligned.
 
     Args:
-        log_probs (Tensor): ``(T, C)`` log class posteriors of one video.
+        log_probs (np.ndarray | Tensor): ``(T, C)`` log class posteriors of one video.
         labels (Sequence[int]): The decoded class ids, without blanks.
         blank (int): Blank id. Defaults to 0.
 
@@ -52,7 +100,7 @@ def ctc_forced_alignment(log_probs: Tensor, labels: Sequence[int],
     Raises:
         ValueError: ``labels`` needs more frames than there are.
     """
-    scores = log_probs.detach().float().cpu().numpy()
+    scores = as_numpy(log_probs)
     num_frames = scores.shape[0]
     labels = [int(label) for label in labels]
     if not labels:
@@ -120,4 +168,5 @@ def gloss_timestamps(segments: Sequence[GlossSegment], glosses: Sequence[str],
     return out
 
 
-__all__ = ['GlossSegment', 'ctc_forced_alignment', 'gloss_timestamps']
+__all__ = ['GlossSegment', 'as_numpy', 'collapse_ctc', 'ctc_forced_alignment',
+           'gloss_timestamps', 'greedy_decode', 'merge_repeats']
