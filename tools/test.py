@@ -75,6 +75,7 @@ def build_config(args: argparse.Namespace):
         if not wer_metrics:
             raise ValueError('--out-dir: the config\'s test_evaluator has no WERMetric to '
                              'write the hypotheses and errors')
+        cfg.model.timestamps = True  # the CTM files carry the glosses' aligned times
         for evaluator in wer_metrics:
             evaluator['out_dir'] = args.out_dir
     if args.dump:

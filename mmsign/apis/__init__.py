@@ -1,34 +1,35 @@
-"""High-level APIs: build a recognizer and run it on a video of any length."""
-from mmsign.apis.inference import RecognitionResult, inference_recognizer, init_recognizer
-from mmsign.apis.long_video import (
-    DEFAULT_OVERLAP,
-    DEFAULT_WINDOW,
-    STITCH_MODES,
-    plan_windows,
-    windowed_logits,
-)
-from mmsign.apis.onnx_export import ExportableRecognizer, export_onnx
-from mmsign.apis.onnx_inference import OnnxRecognizer, write_onnx_metadata
-from mmsign.apis.pipeline import (
-    FramePipeline,
-    build_test_pipeline,
-    inference_steps,
-    pipeline_frame_size,
-)
-from mmsign.apis.video_input import (
-    RECIPE_FPS,
-    RECIPE_FRAME_SIZE,
-    VideoFrames,
-    VideoSource,
-    read_video,
-    resample_indices,
-)
+"""High-level APIs: build a recognizer and run it on a video of any length.
 
-__all__ = [
-    'DEFAULT_OVERLAP', 'DEFAULT_WINDOW', 'ExportableRecognizer', 'FramePipeline',
-    'OnnxRecognizer', 'RECIPE_FPS', 'RECIPE_FRAME_SIZE',
-    'RecognitionResult', 'STITCH_MODES', 'VideoFrames', 'VideoSource', 'build_test_pipeline',
-    'inference_recognizer', 'inference_steps', 'init_recognizer', 'pipeline_frame_size',
-    'plan_windows', 'read_video', 'resample_indices', 'windowed_logits', 'export_onnx',
-    'write_onnx_metadata'
-]
+Names load on first use (PEP 562), so that ``from mmsign.apis import OnnxRecognizer``
+imports only the ONNX recognizer, which needs no torch.
+"""
+import importlib
+
+_WHERE = {
+    'RecognitionResult': 'result',
+    'inference_recognizer': 'inference', 'init_recognizer': 'inference',
+    'DEFAULT_OVERLAP': 'long_video', 'DEFAULT_WINDOW': 'long_video',
+    'STITCH_MODES': 'long_video', 'plan_windows': 'long_video',
+    'windowed_logits': 'long_video',
+    'ExportableRecognizer': 'onnx_export', 'export_onnx': 'onnx_export',
+    'OnnxRecognizer': 'onnx_inference', 'write_onnx_metadata': 'onnx_inference',
+    'FramePipeline': 'pipeline', 'build_test_pipeline': 'pipeline',
+    'inference_steps': 'pipeline', 'pipeline_frame_size': 'pipeline',
+    'RECIPE_FPS': 'video_input', 'RECIPE_FRAME_SIZE': 'video_input',
+    'VideoFrames': 'video_input', 'VideoSource': 'video_input', 'read_video': 'video_input',
+    'resample_indices': 'video_input',
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f'{__name__}.{_WHERE[name]}'), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
+def __dir__():
+    return __all__

@@ -2,7 +2,6 @@
 import copy
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
@@ -25,6 +24,7 @@ from mmsign.apis.pipeline import (
     inference_steps,
     pipeline_frame_size,
 )
+from mmsign.apis.result import RecognitionResult
 from mmsign.apis.video_input import VideoInput, VideoSource
 from mmsign.datasets.vocabulary import GlossVocabulary
 from mmsign.engine.checkpoint import (
@@ -34,61 +34,9 @@ from mmsign.engine.checkpoint import (
 )
 from mmsign.engine.resume import CheckpointError, checkpoint_problem
 from mmsign.models.converters import vocabulary_from_meta
-from mmsign.models.decoders.timestamps import (
-    ctc_forced_alignment,
-    frame_stride,
-    gloss_timestamps,
-)
 from mmsign.utils.config import load_config
+from mmsign.utils.ctc import ctc_forced_alignment, gloss_timestamps
 from mmsign.utils.state_dict import first_difference, strip_prefix
-
-
-@dataclass
-class RecognitionResult:
-    """The glosses recognised in one video.
-
-    Attributes:
-        glosses (list[str]): Glosses of the sequence (BiLSTM) branch: the model's answer.
-        glosses_conv (list[str]): Glosses of the convolution branch.
-        logits (Tensor): ``(T', C)`` float32 class scores of the sequence branch before
-            the softmax, on the CPU; class 0 is the blank, class ``i`` is
-            ``vocab.glosses[i - 1]``. One row per 4 input frames (``T' = ceil(T / 4)``).
-        logits_conv (Tensor): ``(T', C)`` of the convolution branch.
-        num_frames (int): Frames given to the model (after resampling).
-        video (dict): The input and what was done to it (:meth:`VideoFrames.describe`).
-        timing (dict[str, float]): Seconds spent reading (``read``), in the pipeline
-            (``pipeline``), in the model (``model``), decoding and aligning (``decode``)
-            and in all (``total``).
-        timestamps (list[dict]): One entry per gloss of ``glosses``: ``gloss``,
-            ``start_frame`` / ``end_frame`` (input frames, end exclusive), ``start`` /
-            ``end`` in seconds at the video's frame rate (None when it is unknown: an
-            array or frame folder without ``source_fps``) and ``confidence`` (the mean
-            posterior of the gloss over its aligned frames); see
-            :mod:`mmsign.models.decoders.timestamps`.
-        timestamps_conv (list[dict]): The same for ``glosses_conv``.
-        windows (int): Windows the video was run in (1: one pass).
-    """
-    glosses: List[str]
-    glosses_conv: List[str]
-    logits: Tensor
-    logits_conv: Tensor
-    num_frames: int
-    video: Dict[str, Any]
-    timing: Dict[str, float]
-    timestamps: List[Dict[str, Any]] = field(default_factory=list)
-    timestamps_conv: List[Dict[str, Any]] = field(default_factory=list)
-    windows: int = 1
-
-    def to_dict(self, with_logits: bool = False) -> Dict[str, Any]:
-        """A JSON-friendly dict; ``with_logits`` adds both logit matrices as lists."""
-        out = dict(glosses=self.glosses, glosses_conv=self.glosses_conv,
-                   timestamps=self.timestamps, timestamps_conv=self.timestamps_conv,
-                   num_frames=self.num_frames, output_frames=int(self.logits.shape[0]),
-                   windows=self.windows, video=self.video, timing=self.timing)
-        if with_logits:
-            out['logits'] = self.logits.tolist()
-            out['logits_conv'] = self.logits_conv.tolist()
-        return out
 
 
 def _choose_vocabulary(model_cfg: Config, meta: Optional[Mapping[str, Any]]) -> None:
@@ -210,15 +158,17 @@ def init_recognizer(config: Union[str, Config],
     return model.to(device).eval()
 
 
-def _decode(model: nn.Module, logits: Tensor, num_frames: int,
-            fps: Optional[float]) -> Tuple[List[str], List[Dict[str, Any]]]:
-    """Decode one branch and align its glosses to the frames."""
+def _decode(model: nn.Module, logits: Tensor, num_frames: int, fps: Optional[float],
+            timestamps: bool) -> Tuple[List[str], List[Dict[str, Any]]]:
+    """Decode one branch and, if asked, align its glosses to the frames."""
     log_probs = logits.log_softmax(-1)
     ids = model.decoder(log_probs[:, None], [len(logits)])[0]
     glosses = model.vocab.decode(ids)
+    if not timestamps:
+        return glosses, []
     segments = ctc_forced_alignment(log_probs, ids, blank=getattr(model.decoder, 'blank', 0))
-    return glosses, gloss_timestamps(segments, glosses, frame_stride(model.head), num_frames,
-                                     fps)
+    return glosses, gloss_timestamps(segments, glosses, model.head.geometry.stride,
+                                     num_frames, fps)
 
 
 def inference_recognizer(model: nn.Module,
@@ -229,7 +179,8 @@ def inference_recognizer(model: nn.Module,
                          window: Optional[int] = DEFAULT_WINDOW,
                          overlap: int = DEFAULT_OVERLAP,
                          stitch: str = 'features',
-                         progress: bool = False) -> RecognitionResult:
+                         progress: bool = False,
+                         timestamps: bool = True) -> RecognitionResult:
     """Recognise the glosses signed in a video of any length, with their times.
 
     The video is decoded (lazily, ``window`` frames at a time), resampled to ``fps`` if
@@ -238,7 +189,7 @@ def inference_recognizer(model: nn.Module,
     was evaluated with (:mod:`mmsign.apis.pipeline`). A video longer than ``window``
     frames is run in overlapping windows stitched before one decode
     (:mod:`mmsign.apis.long_video`). Both branches are decoded with the model's decoder
-    and their glosses aligned to the frames (:mod:`mmsign.models.decoders.timestamps`).
+    and their glosses aligned to the frames (:mod:`mmsign.utils.ctc`).
 
     Args:
         model (nn.Module): From :func:`init_recognizer`.
@@ -256,6 +207,8 @@ def inference_recognizer(model: nn.Module,
         stitch (str): ``'features'`` (exact) or ``'posteriors'``; see
             :mod:`mmsign.apis.long_video`.
         progress (bool): Show a progress bar over the windows.
+        timestamps (bool): Align the glosses to the frames (a Viterbi pass per branch).
+            Defaults to True; False leaves ``timestamps`` empty.
 
     Returns:
         RecognitionResult: glosses of both branches with timestamps, logits and timing.
@@ -277,8 +230,9 @@ def inference_recognizer(model: nn.Module,
         timing=timing)
     decode_start = time.perf_counter()
     with torch.no_grad():
-        glosses, timestamps = _decode(model, logits, num_frames, source.fps)
-        glosses_conv, timestamps_conv = _decode(model, logits_conv, num_frames, source.fps)
+        glosses, stamps = _decode(model, logits, num_frames, source.fps, timestamps)
+        glosses_conv, stamps_conv = _decode(model, logits_conv, num_frames, source.fps,
+                                            timestamps)
     end = time.perf_counter()
     timing.update(decode=end - decode_start, total=end - start)
     first = source.read(0, 1)
@@ -296,8 +250,8 @@ def inference_recognizer(model: nn.Module,
         video=dict(name=source.name, kind=source.kind, source_frames=source.source_frames,
                    source_size=list(source_size), source_fps=source.source_fps,
                    fps=source.fps, frames=num_frames, size=list(size), steps=steps),
-        timing={k: round(v, 6) for k, v in timing.items()}, timestamps=timestamps,
-        timestamps_conv=timestamps_conv, windows=windows)
+        timing={k: round(v, 6) for k, v in timing.items()}, timestamps=stamps,
+        timestamps_conv=stamps_conv, windows=windows)
 
 
 __all__ = ['RecognitionResult', 'build_test_pipeline', 'inference_recognizer',

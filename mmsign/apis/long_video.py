@@ -17,8 +17,9 @@ Two places to stitch (``stitch``):
   The BiLSTM then sees only its window, so scores differ from one pass by what the
   recurrence carries across ``overlap // 2`` frames (measured in ``docs/inference.md``);
   the convolution branch is exact when ``overlap // 2`` covers how far an output frame
-  reaches beyond its own ``stride`` frames: 8 frames for the recipes (the "K5 P2 K5 P2"
-  conv reaches 6, the backbone's temporal window 2 more).
+  reaches beyond its own ``stride`` frames (the head's ``geometry.left_pad`` plus the
+  backbone's temporal reach): 8 frames for the recipes (the "K5 P2 K5 P2" conv reaches
+  6, the backbone's temporal window 2 more).
 
 Either way the frames are decoded lazily (:class:`~mmsign.apis.video_input.VideoSource`)
 and one decode runs over the stitched scores.
@@ -35,8 +36,7 @@ from tqdm import tqdm
 
 from mmsign.apis.pipeline import FramePipeline
 from mmsign.apis.video_input import VideoSource
-from mmsign.models.decoders.timestamps import frame_stride
-from mmsign.models.heads.edge_padding import LEFT_PAD, released_padded_length
+from mmsign.models.heads.edge_padding import edge_pad_indices
 
 #: Default frames per window: a ViT-B/16 AdaptSign stays under 4 GiB on the CPU with
 #: it (measured in docs/inference.md).
@@ -128,15 +128,16 @@ def windowed_logits(model: nn.Module, source: VideoSource, pipeline: FramePipeli
         timing.setdefault(key, 0.0)
     total = source.num_frames
     frames_mode = getattr(model, 'padding_mode', 'features') == 'frames'
+    geometry = model.head.geometry
     if stitch == 'features' and frames_mode:
         # The backbone of padding_mode='frames' sees the edge-padded video: window over it.
-        padded = released_padded_length(total)
-        positions = [min(max(p - LEFT_PAD, 0), total - 1) for p in range(padded)]
+        positions = edge_pad_indices([total], geometry.padded_length(total),
+                                     geometry.left_pad).tolist()
     else:
         positions = list(range(total))
     if window is None or window >= len(positions):
         window, overlap = len(positions), 0
-    stride = frame_stride(model.head)
+    stride = geometry.stride
     if stitch == 'posteriors':
         window = max(stride, window // stride * stride)
     plan = plan_windows(len(positions), window, overlap,

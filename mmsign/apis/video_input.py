@@ -17,6 +17,7 @@ from mmengine.logging import print_log
 
 from mmsign.datasets.errors import SignLoadError
 from mmsign.datasets.transforms import SignDecode, SignInit
+from mmsign.utils.frames import resample_indices
 
 #: Frame size of the recipes' prepared datasets, ``(height, width)``.
 RECIPE_FRAME_SIZE = (256, 256)
@@ -53,24 +54,6 @@ class VideoFrames:
                     source_size=list(self.source_size), source_fps=self.source_fps,
                     frames=int(self.imgs.shape[0]), size=list(self.imgs.shape[1:3]),
                     steps=list(self.steps))
-
-
-def resample_indices(num_frames: int, source_fps: float, fps: float) -> np.ndarray:
-    """Nearest-frame indices that play ``num_frames`` frames of ``source_fps`` at ``fps``.
-
-    Args:
-        num_frames (int): Frames of the input.
-        source_fps (float): Their frame rate.
-        fps (float): The wanted frame rate.
-
-    Returns:
-        np.ndarray: ``round(num_frames * fps / source_fps)`` (at least 1) sorted indices.
-    """
-    if source_fps <= 0 or fps <= 0:
-        raise ValueError(f'frame rates must be positive, got {source_fps} and {fps}')
-    count = max(1, int(round(num_frames * fps / source_fps)))
-    inds = np.floor(np.arange(count) * (source_fps / fps) + 0.5).astype(np.int64)
-    return np.minimum(inds, num_frames - 1)
 
 
 def _as_array(video: Union[np.ndarray, torch.Tensor]) -> np.ndarray:

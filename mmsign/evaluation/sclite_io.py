@@ -167,7 +167,7 @@ def write_ctm(path: str, hypotheses: Mapping[str, Sequence[str]],
 
     Without ``times`` as the released AdaptSign code does: word ``i`` of a sample starts
     at ``i / 100`` seconds and lasts 0.01 s. With ``times`` (seconds from the CTC
-    alignment, :mod:`mmsign.models.decoders.timestamps`) each word of a sample listed
+    alignment, :mod:`mmsign.utils.ctc`) each word of a sample listed
     there gets its real start and duration. Starts are written zero-padded to a fixed
     width (``0012.480``) so that the official pipeline's text sort (``sort -k3,3``) keeps
     them in time order past 10 s; sclite reads them as numbers. A sample without words

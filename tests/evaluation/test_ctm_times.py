@@ -7,7 +7,7 @@ from sclite_oracle import official_pipeline, requires_sclite
 from mmsign.evaluation import WERMetric, read_ctm
 from mmsign.evaluation.sclite_io import write_ctm
 from mmsign.models.decoders import CTCGreedyDecoder
-from mmsign.models.decoders.timestamps import ctc_forced_alignment, gloss_timestamps
+from mmsign.utils.ctc import ctc_forced_alignment, gloss_timestamps
 
 GLOSSES = ['A', 'B', 'C', 'D', 'E']
 

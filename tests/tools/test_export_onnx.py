@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from mmaction.registry import MODELS
+from torch import nn
 
 from mmsign.apis import OnnxRecognizer, inference_recognizer, init_recognizer
-from mmsign.apis.onnx_export import window_weights
-from mmsign.models.backbones import temporal_window_weights
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'adaptsign_synthetic.py')
@@ -48,13 +48,6 @@ def tiny(tmp_path_factory):
     return model, checkpoint, root
 
 
-@pytest.mark.parametrize('edge', ['zeros', 'replicate'])
-def test_graph_window_weights_equal_the_host_ones(edge):
-    for frames in (1, 2, 3, 4, 9):
-        assert torch.equal(window_weights(torch.tensor(frames), 5, edge),
-                           temporal_window_weights([frames], 5, edge, torch.device('cpu')))
-
-
 @pytest.mark.slow
 def test_exported_model_gives_the_logits_and_glosses_of_pytorch(tiny, capsys):
     model, checkpoint, root = tiny
@@ -88,3 +81,36 @@ def test_a_file_without_mmsign_metadata_is_refused(tiny, tmp_path):
                        torch.zeros(8, 3, 32, 32, dtype=torch.uint8))
     with pytest.raises(ValueError, match='export_onnx.py'):
         OnnxRecognizer(path)
+
+
+@MODELS.register_module()
+class FrameCountBackbone(nn.Module):
+    """A backbone that breaks the export rule: it reads the number of frames as a Python
+    int (``int(lengths[0])``), which a trace freezes at the traced clip's length."""
+    out_channels = 8
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.proj = nn.Linear(3, self.out_channels)
+
+    def forward(self, frames, lengths):
+        position = torch.arange(int(sum(lengths)), dtype=torch.float32)[:, None]
+        return self.proj(frames.mean((2, 3))) + position / 10
+
+
+def test_the_tool_fails_on_a_graph_that_disagrees_with_pytorch(tmp_path, capsys):
+    """A wrong graph is never reported as a success: exit 1, one line, no file."""
+    config = tmp_path / 'frozen.py'
+    config.write_text(f"_base_ = ['{CONFIG}']\n"
+                      "model = dict(backbone=dict(_delete_=True, type='FrameCountBackbone'))\n")
+    torch.manual_seed(0)
+    model = init_recognizer(str(config))
+    checkpoint = str(tmp_path / 'frozen.pth')
+    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    onnx_file = tmp_path / 'frozen.onnx'
+    with pytest.raises(SystemExit) as exit_info:
+        load_tool().main([str(config), checkpoint, '--out', str(onnx_file)])
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and 'disagrees with PyTorch' in error[0], error
+    assert not onnx_file.exists()

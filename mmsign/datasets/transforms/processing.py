@@ -6,31 +6,14 @@ import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-
-def _pair(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
-    """``size`` as ``(h, w)``; an int means a square."""
-    if isinstance(size, int):
-        return size, size
-    h, w = size
-    return int(h), int(w)
-
-
-def _crop(imgs: np.ndarray, top: int, left: int, h: int, w: int) -> np.ndarray:
-    """Crop ``(T, H, W, C)`` frames; frames smaller than the crop are zero-padded (centred),
-    as the released training code does."""
-    _, img_h, img_w, _ = imgs.shape
-    pad_h, pad_w = max(h - img_h, 0), max(w - img_w, 0)
-    if pad_h or pad_w:
-        imgs = np.pad(imgs, ((0, 0), (pad_h // 2, pad_h - pad_h // 2),
-                             (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
-    return imgs[:, top:top + h, left:left + w]
+from mmsign.utils.frames import center_offsets, crop_frames, pair
 
 
 class _BaseSignCrop(BaseTransform):
     """Shared code of the whole-video crops."""
 
     def __init__(self, size: Union[int, Sequence[int]] = 224) -> None:
-        self.size = _pair(size)
+        self.size = pair(size)
 
     def offsets(self, img_h: int, img_w: int) -> Tuple[int, int]:
         """``(top, left)`` of the crop in frames of ``img_h x img_w`` (padded if smaller)."""
@@ -48,7 +31,7 @@ class _BaseSignCrop(BaseTransform):
         imgs = results['imgs']
         h, w = self.size
         top, left = self.offsets(imgs.shape[1], imgs.shape[2])
-        results['imgs'] = _crop(imgs, top, left, h, w)
+        results['imgs'] = crop_frames(imgs, top, left, h, w)
         results['img_shape'] = (h, w)
         results['crop_bbox'] = np.array([left, top, left + w, top + h])
         return results
@@ -114,8 +97,7 @@ class SignCenterCrop(_BaseSignCrop):
 
     def offsets(self, img_h: int, img_w: int) -> Tuple[int, int]:
         """The centred offsets (rounded down)."""
-        h, w = self.size
-        return max(img_h - h, 0) // 2, max(img_w - w, 0) // 2
+        return center_offsets(img_h, img_w, self.size)
 
 
 @TRANSFORMS.register_module()

@@ -1,17 +1,10 @@
 """Resizing whole sign videos to the frame size a model was trained on."""
-from typing import Dict, Sequence, Tuple, Union
+from typing import Dict, Sequence, Union
 
-import cv2
-import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-
-def _pair(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
-    if isinstance(size, int):
-        return size, size
-    height, width = size
-    return int(height), int(width)
+from mmsign.utils.frames import pair, resize_frames
 
 
 @TRANSFORMS.register_module()
@@ -41,7 +34,7 @@ class SignResize(BaseTransform):
     """
 
     def __init__(self, size: Union[int, Sequence[int]] = 256) -> None:
-        self.size = _pair(size)
+        self.size = pair(size)
         if min(self.size) < 1:
             raise ValueError(f'SignResize size must be positive, got {size}')
 
@@ -58,10 +51,7 @@ class SignResize(BaseTransform):
         height, width = self.size
         if tuple(imgs.shape[1:3]) != (height, width):
             results['resized_from'] = tuple(int(s) for s in imgs.shape[1:3])
-            out = np.empty((len(imgs), height, width, imgs.shape[3]), dtype=imgs.dtype)
-            for t, img in enumerate(imgs):
-                out[t] = cv2.resize(img, (width, height), interpolation=cv2.INTER_LANCZOS4)
-            results['imgs'] = out
+            results['imgs'] = resize_frames(imgs, self.size)
         results['img_shape'] = (height, width)
         return results
 

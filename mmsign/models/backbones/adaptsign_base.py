@@ -22,6 +22,8 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from mmsign.utils.lengths import host_lengths
+
 from .adaptsign_layers import (
     TEMPORAL_EDGES,
     AdaptSignBlock,
@@ -179,7 +181,7 @@ class AdaptSignViTBase(BaseModule):
         Returns:
             Tensor: ``[N, E]`` frame features, ``E = out_channels``.
         """
-        lengths = tuple(int(length) for length in lengths)
+        lengths = host_lengths(lengths)
         if sum(lengths) != frames.shape[0] or min(lengths, default=0) < 1:
             raise ValueError(f'lengths {lengths} must be positive and sum to the '
                              f'{frames.shape[0]} packed frames')

@@ -9,6 +9,7 @@ import os.path as osp
 from types import ModuleType
 from typing import Dict, Tuple, Union
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -177,10 +178,14 @@ class FrozenCLIPBlock(nn.Module):
         return layer_norm(z, self.ln_2)
 
     def feed_forward(self, x: Tensor) -> Tensor:
-        # c_proj(QuickGELU(c_fc(x))) with QuickGELU(h) = silu(1.702 h) / 1.702 and both
-        # scales folded into the (small) weights: one element-wise kernel over the 4D-wide
-        # hidden layer instead of three, and one saved tensor.
+        # c_proj(QuickGELU(c_fc(x))) with QuickGELU(h) = silu(1.702 h) / 1.702: both
+        # scales ride on the GEMMs' alpha (addmm), so there is one element-wise kernel over
+        # the 4D-wide hidden layer instead of three, and the frozen weights are used as
+        # they are (no rescaled copy per call; state_dict, load_state_dict and .to() see
+        # CLIP's own tensors).
         fc, proj = self.mlp.c_fc, self.mlp.c_proj
-        hidden = F.silu(F.linear(x, fc.weight * QUICK_GELU_SCALE, fc.bias * QUICK_GELU_SCALE))
-        return F.linear(hidden, proj.weight * (1.0 / QUICK_GELU_SCALE), proj.bias)
-
+        rows = x.reshape(-1, x.shape[-1])
+        hidden = F.silu(torch.addmm(fc.bias * QUICK_GELU_SCALE, rows, fc.weight.t(),
+                                    alpha=QUICK_GELU_SCALE))
+        out = torch.addmm(proj.bias, hidden, proj.weight.t(), alpha=1.0 / QUICK_GELU_SCALE)
+        return out.view(*x.shape[:-1], out.shape[-1])

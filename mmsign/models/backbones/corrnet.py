@@ -27,6 +27,8 @@ from mmengine.model import BaseModule
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import Tensor, nn
 
+from mmsign.utils.lengths import host_lengths
+
 from .corrnet_modules import FrameBatchNorm3d, FrameConv3d, TemporalSegments
 
 #: Residual blocks per stage (mmpretrain's ``arch_zoo`` style).
@@ -296,7 +298,7 @@ class CorrNetResNet(BaseModule):
         Returns:
             Tensor: ``[N, E]`` frame features, ``E = out_channels``.
         """
-        lengths = tuple(int(n) for n in lengths)
+        lengths = host_lengths(lengths)
         if sum(lengths) != frames.shape[0] or min(lengths, default=0) < 1:
             raise ValueError(f'lengths {lengths} must be positive and sum to the '
                              f'{frames.shape[0]} packed frames')

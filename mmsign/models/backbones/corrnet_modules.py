@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from mmaction.registry import MODELS
 from torch import Tensor, nn
 
+from mmsign.utils.lengths import host_lengths
+
 AFFINITY_DTYPES = ('auto', 'input', 'bfloat16')
 
 #: Frames the identification module's (9, 3, 3) convolutions reach on each side.
@@ -83,7 +85,7 @@ class TemporalSegments:
 
     def __init__(self, lengths: Sequence[int], device: torch.device,
                  packed: bool = False) -> None:
-        self.lengths: Tuple[int, ...] = tuple(int(n) for n in lengths)
+        self.lengths: Tuple[int, ...] = host_lengths(lengths)
         if not self.lengths or min(self.lengths) < 1:
             raise ValueError(f'every video needs at least one frame, got {self.lengths}')
         self.device = device

@@ -5,6 +5,7 @@ puts one ``TransformerEncoderLayer`` behind the :class:`~.adaptsign_layers.Froze
 interface; the parameter names stay mmpretrain's (``ln1``, ``attn.qkv``, ``attn.proj``,
 ``attn.gamma1``, ``ln2``, ``ffn.layers.0.0``, ``ffn.gamma2`` ...).
 """
+import functools
 import importlib
 import math
 from types import SimpleNamespace
@@ -23,10 +24,12 @@ PRETRAINING_ONLY = ('mask_token',)
 VIT_TYPES = ('VisionTransformer', 'mmpretrain.VisionTransformer')
 
 
+@functools.lru_cache(maxsize=None)
 def mmpretrain_parts() -> SimpleNamespace:
     """mmpretrain's ViT classes, imported when a ViT is first built: ``mmpretrain.models``
     imports every model, head and metric of mmpretrain (seconds that ``import mmsign``
-    need not pay)."""
+    need not pay). Looked up once; later calls (every forward's position embedding)
+    return the same namespace."""
     vision_transformer = importlib.import_module(
         'mmpretrain.models.backbones.vision_transformer')
     utils = importlib.import_module('mmpretrain.models.utils')

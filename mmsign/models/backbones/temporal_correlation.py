@@ -13,8 +13,7 @@ from .vit_ops import LayerNorm
 TEMPORAL_EDGES = ('zeros', 'replicate')
 
 
-@functools.lru_cache(maxsize=256)
-def _window_weights_cpu(lengths: Tuple[int, ...], window: int, edge: str) -> Tensor:
+def _window_weights(lengths: Tuple[int, ...], window: int, edge: str) -> Tensor:
     radius = window // 2
     offsets = range(-radius, radius + 1)
     per_video = []
@@ -35,6 +34,9 @@ def _window_weights_cpu(lengths: Tuple[int, ...], window: int, edge: str) -> Ten
     return torch.cat(per_video)
 
 
+_window_weights_cpu = functools.lru_cache(maxsize=256)(_window_weights)
+
+
 def temporal_window_weights(lengths: Sequence[int], window: int, edge: str,
                             device: torch.device) -> Tensor:
     """How often each frame is seen by each window position of its neighbours.
@@ -43,7 +45,8 @@ def temporal_window_weights(lengths: Sequence[int], window: int, edge: str,
     ``s - (j - window // 2)``: 1 inside a video, 0 across video boundaries; with
     ``edge='replicate'`` a video's edge frames also stand in for the missing neighbours
     beyond the edge (counts up to ``window // 2 + 1``). Built on the host from the Python
-    lengths and copied asynchronously, so no device synchronisation happens.
+    lengths and copied asynchronously, so no device synchronisation happens; while an
+    ONNX export traces the lengths (0-dim tensors), built in the graph instead.
 
     Args:
         lengths (Sequence[int]): Frames per video, packed in this order.
@@ -54,6 +57,8 @@ def temporal_window_weights(lengths: Sequence[int], window: int, edge: str,
     Returns:
         Tensor: ``[sum(lengths), W]`` float32.
     """
+    if torch.jit.is_tracing():
+        return _window_weights(tuple(lengths), window, edge).to(device)
     weights = _window_weights_cpu(tuple(lengths), window, edge)
     if device.type == 'cpu':
         return weights

@@ -1,27 +1,10 @@
 """What every CTC decoder shares: the output contract and the CTC collapse."""
 from abc import ABCMeta, abstractmethod
-from itertools import groupby
-from typing import Iterable, List, Sequence
+from typing import List, Sequence
 
 from torch import Tensor
 
-
-def collapse_ctc(path: Iterable[int], blank: int = 0) -> List[int]:
-    """Labels of a CTC path: merge runs of one class, then drop blanks.
-
-    Args:
-        path (Iterable[int]): One class id per frame.
-        blank (int): Blank id. Defaults to 0.
-
-    Returns:
-        list[int]: The labelling, e.g. ``[0, 1, 1, 0, 1, 2, 2] -> [1, 1, 2]``.
-    """
-    return [label for label, _ in groupby(path) if label != blank]
-
-
-def merge_repeats(labels: Iterable[int]) -> List[int]:
-    """Merge runs of one label: ``[1, 1, 2] -> [1, 2]``."""
-    return [label for label, _ in groupby(labels)]
+from mmsign.utils.ctc import merge_repeats
 
 
 class CTCDecoder(metaclass=ABCMeta):

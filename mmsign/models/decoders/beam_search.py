@@ -8,13 +8,14 @@ from mmaction.registry import MODELS
 from torch import Tensor
 
 from mmsign.datasets.vocabulary import VocabLike, as_vocabulary
-from mmsign.models.decoders.base import CTCDecoder, collapse_ctc
+from mmsign.models.decoders.base import CTCDecoder
 from mmsign.models.decoders.lm_scorer import (
     ENGINES,
     LN10,
     build_engine,
     make_scorer_class,
 )
+from mmsign.utils.ctc import collapse_ctc
 
 BACKENDS = {'flashlight': 'flashlight-text', 'ctcdecode': 'ctcdecode'}
 

@@ -4,7 +4,8 @@ from typing import List, Sequence
 from mmaction.registry import MODELS
 from torch import Tensor
 
-from mmsign.models.decoders.base import CTCDecoder, collapse_ctc
+from mmsign.models.decoders.base import CTCDecoder
+from mmsign.utils.ctc import collapse_ctc
 
 
 @MODELS.register_module()

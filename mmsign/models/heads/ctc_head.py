@@ -12,9 +12,9 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from mmsign.models.heads.edge_padding import PaddingGeometry, released_edge_padding
+from mmsign.models.heads.edge_padding import Length, PaddingGeometry, released_edge_padding
 from mmsign.models.heads.lift_pooling import LiftResiduals
-from mmsign.models.heads.temporal_conv import TemporalConv
+from mmsign.models.heads.temporal_conv import RELEASED_PATTERN, TemporalConv
 from mmsign.models.losses import min_ctc_input_length
 
 
@@ -87,6 +87,10 @@ class BiLSTM(nn.Module):
         Returns:
             Tensor: ``(T, B, H)``; rows beyond a sequence's length are zero.
         """
+        if len(lengths) == 1 and lengths[0] == x.shape[0]:
+            # One full-length sequence: packing changes nothing. This is also the path an
+            # ONNX export traces (one video, its length a 0-dim tensor of the graph).
+            return self.rnn(x)[0]
         # Sorted here on the host: with enforce_sorted=False, torch would copy its sort
         # order to the device and the inverse order back to the host, two device
         # synchronisations per call.
@@ -178,7 +182,7 @@ class SignCTCHead(BaseModule):
                  in_channels: int,
                  num_classes: int,
                  hidden_channels: int = 1024,
-                 conv_pattern: Sequence[str] = ('K5', 'P2', 'K5', 'P2'),
+                 conv_pattern: Sequence[str] = RELEASED_PATTERN,
                  lstm_layers: int = 2,
                  lstm_dropout: float = 0.3,
                  loss_ctc_seq: Optional[dict] = None,
@@ -219,17 +223,18 @@ class SignCTCHead(BaseModule):
 
     @property
     def geometry(self) -> PaddingGeometry:
-        """Stride and receptive field of the temporal conv, which size the edge padding."""
+        """Stride, receptive field and edge padding of the head, derived from the layers
+        of its temporal conv: the one source for everything that needs them."""
         return self.temporal_conv.geometry
 
-    def output_lengths(self, padded_lengths: Sequence[int]) -> List[int]:
+    def output_lengths(self, padded_lengths: Sequence[Length]) -> List[Length]:
         """Valid output rows for videos of the given (padded) lengths.
 
         Args:
-            padded_lengths (Sequence[int]): Valid input rows of each video.
+            padded_lengths (Sequence[int | Tensor]): Valid input rows of each video.
 
         Returns:
-            list[int]: ``T'`` of each video.
+            list[int | Tensor]: ``T'`` of each video.
         """
         out = [self.temporal_conv.output_length(length) for length in padded_lengths]
         if min(out) < 1:
@@ -246,8 +251,8 @@ class SignCTCHead(BaseModule):
             lengths (Sequence[int]): Frames of each video (host integers).
 
         Returns:
-            CTCHeadOutputs: logits ``(T', B, C)`` with ``T'_b = ceil(T_b / stride)``
-            (the default pattern: 4).
+            CTCHeadOutputs: logits ``(T', B, C)`` with ``T'_b =
+            geometry.output_steps(T_b)`` (``ceil(T_b / 4)`` for the released pattern).
         """
         padded, valid = released_edge_padding(feats, lengths, self.geometry)  # (B, T_pad, E)
         return self.forward_padded(padded.transpose(1, 2), valid)

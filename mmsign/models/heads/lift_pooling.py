@@ -108,6 +108,8 @@ class TemporalLiftPooling(nn.Module):
             raise ValueError(f'temporal lift pooling halves the time axis: pool size 2, '
                              f'got {size}')
         self.kernel_size = self.stride = size
+        # (kernel, stride, padding) for the head's geometry: a MaxPool1d(size)'s.
+        self.temporal_geometry = (size, size, 0)
         self.predictor = lifting_operator(channels, operator_kernel)
         self.updater = lifting_operator(channels, operator_kernel)
         self.weight1 = LocalWeighting(channels)

@@ -3,11 +3,14 @@ from typing import List, Sequence, Tuple
 
 from torch import Tensor, nn
 
-from mmsign.models.heads.edge_padding import PaddingGeometry
+from mmsign.models.heads.edge_padding import Length, PaddingGeometry, layer_geometry
 from mmsign.models.heads.lift_pooling import LiftResiduals, TemporalLiftPooling
 
 #: What a "P" layer is: ``MaxPool1d`` or :class:`TemporalLiftPooling` (TLP).
 POOLINGS = ('max', 'lift')
+
+#: The released AdaptSign head's temporal conv.
+RELEASED_PATTERN = ('K5', 'P2', 'K5', 'P2')
 
 
 def _parse_layer(spec: str) -> tuple:
@@ -24,9 +27,15 @@ class TemporalConv(nn.Module):
     The layers are one ``nn.Sequential`` indexed like the released code's
     ``temporal_conv`` (conv 0, norm 1, relu 2, pool 3, conv 4, ...), so released weights
     map onto it key for key. Convolutions have no padding; pools drop an odd last frame.
-    :attr:`geometry` (stride and receptive field) sizes the edge padding of the head.
     A pool is ``MaxPool1d`` or, with ``pooling='lift'``, :class:`TemporalLiftPooling`
     (TLP, CorrNet+; size 2 only), which keeps the same length bookkeeping (``T // 2``).
+
+    :attr:`geometry` (stride, receptive field) and :meth:`output_length` are derived from
+    the modules the pattern builds (:func:`~mmsign.models.heads.edge_padding.layer_geometry`),
+    so a new layer kind only has to be built here: a ``Conv1d`` or pool is read from its
+    settings, any other module declares ``temporal_geometry = (kernel, stride, padding)``.
+    Everything that needs the head's stride or padding (the edge padding, datasets' length
+    checks, long-video windows, timestamps, the ONNX export) asks the head's ``geometry``.
 
     Args:
         in_channels (int): Feature width E of the input.
@@ -38,7 +47,7 @@ class TemporalConv(nn.Module):
     """
 
     def __init__(self, in_channels: int, hidden_channels: int,
-                 pattern: Sequence[str] = ('K5', 'P2', 'K5', 'P2'),
+                 pattern: Sequence[str] = RELEASED_PATTERN,
                  pooling: str = 'max',
                  lift_kernel: int = 3) -> None:
         super().__init__()
@@ -64,19 +73,23 @@ class TemporalConv(nn.Module):
                 modules.append(nn.MaxPool1d(size))
         self.temporal_conv = nn.Sequential(*modules)
         self.out_channels = hidden_channels
-        self.geometry = PaddingGeometry.of_layers(self.layers)
+        self.geometry = PaddingGeometry.of_modules(self.temporal_conv)
 
-    def output_length(self, length: int) -> int:
-        """Output frames for ``length`` input frames (host arithmetic).
+    def output_length(self, length: Length) -> Length:
+        """Output frames for ``length`` input frames (host arithmetic, or 0-dim tensors
+        while an export traces them).
 
         Args:
-            length (int): Input frames.
+            length (int | Tensor): Input frames.
 
         Returns:
-            int: Output frames; zero or less means the input was too short.
+            int | Tensor: Output frames; zero or less means the input was too short.
         """
-        for kind, size in self.layers:
-            length = length - size + 1 if kind == 'K' else length // size
+        for module in self.temporal_conv:
+            geometry = layer_geometry(module)
+            if geometry is not None:
+                kernel, stride, padding = geometry
+                length = (length + 2 * padding - kernel) // stride + 1
         return length
 
     def forward(self, x: Tensor) -> Tensor:
@@ -109,3 +122,8 @@ class TemporalConv(nn.Module):
             else:
                 x = module(x)
         return x, residuals
+
+
+#: Geometry of :data:`RELEASED_PATTERN`: stride 4, receptive field 16 (a model's own is
+#: its head's ``geometry``).
+RELEASED_GEOMETRY = TemporalConv(1, 2).geometry

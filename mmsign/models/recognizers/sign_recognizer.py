@@ -10,19 +10,14 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
 from mmsign.datasets.vocabulary import GlossVocabulary, VocabLike, as_vocabulary
-from mmsign.models.decoders.timestamps import (
-    ctc_forced_alignment,
-    frame_stride,
-    gloss_timestamps,
-)
 from mmsign.models.heads.ctc_head import CTCHeadOutputs
 from mmsign.models.heads.edge_padding import (
-    RELEASED_GEOMETRY,
     PaddingGeometry,
     edge_pad_indices,
     released_edge_padding,
     released_padded_length,
 )
+from mmsign.utils.ctc import ctc_forced_alignment, gloss_timestamps
 
 PADDING_MODES = ('features', 'frames')
 
@@ -55,6 +50,10 @@ class SignRecognizer(BaseModel):
         decoder (dict): Decoder config for :meth:`predict`. Defaults to the released
             beam search (``CTCBeamSearchDecoder``, width 10).
         padding_mode (str): ``'features'`` or ``'frames'``. Defaults to ``'features'``.
+        timestamps (bool): Make :meth:`predict` also align every decoded gloss to the
+            frames (``pred_gloss_frames``, ``pred_gloss_scores``): a Viterbi pass per
+            sample and branch, which validation does not need. Defaults to False; set
+            ``model.timestamps=True`` for CTM files with real times.
         data_preprocessor (dict, optional): Defaults to ``SignDataPreprocessor``.
         init_cfg (dict, optional): mmengine initialisation config.
     """
@@ -65,6 +64,7 @@ class SignRecognizer(BaseModel):
                  vocab: Optional[VocabLike] = None,
                  decoder: Optional[dict] = None,
                  padding_mode: str = 'features',
+                 timestamps: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         # Built from mmaction's registry here: mmengine's BaseModel would look the type up
@@ -75,6 +75,7 @@ class SignRecognizer(BaseModel):
             raise ValueError(f'padding_mode must be one of {PADDING_MODES}, '
                              f'got {padding_mode!r}')
         self.padding_mode = padding_mode
+        self.timestamps = timestamps
         self.vocab: Optional[GlossVocabulary] = None if vocab is None else as_vocabulary(vocab)
         backbone = dict(backbone)
         if padding_mode == 'frames' and backbone.get('temporal_edge', 'zeros') != 'zeros':
@@ -110,11 +111,10 @@ class SignRecognizer(BaseModel):
         """
         if self.padding_mode == 'features':
             return self.head(self.backbone(inputs, lengths), lengths)
-        # The head's temporal conv sizes the padding (None: the released K5 P2 K5 P2).
-        geometry = getattr(self.head, 'geometry', None)
+        # The head's temporal conv sizes the padding.
         if getattr(self.backbone, 'frame_wise', False):
-            return self._frame_wise_padded(inputs, lengths, geometry or RELEASED_GEOMETRY)
-        frames, valid = released_edge_padding(inputs, lengths, geometry)
+            return self._frame_wise_padded(inputs, lengths, self.head.geometry)
+        frames, valid = released_edge_padding(inputs, lengths, self.head.geometry)
         batch, total = frames.shape[:2]
         feats = self.backbone(frames.flatten(0, 1), [total] * batch)  # (B * T_pad, E)
         return self.head.forward_padded(feats.view(batch, total, -1).transpose(1, 2), valid)
@@ -126,9 +126,9 @@ class SignRecognizer(BaseModel):
         valid = [released_padded_length(n, geometry) for n in lengths]
         index, start = [], 0
         for n, padded in zip(lengths, valid):
-            index += [start + i for i in edge_pad_indices([n], padded, geometry.left_pad)]
+            index.append(edge_pad_indices([n], padded, geometry.left_pad) + start)
             start += n
-        frames = inputs.index_select(0, torch.as_tensor(index).to(inputs.device))
+        frames = inputs.index_select(0, torch.cat(index).to(inputs.device))
         feats = self.backbone(frames, valid)                         # (sum(valid), E)
         padded = pad_sequence(feats.split(valid), batch_first=True)  # (B, T_pad, E)
         return self.head.forward_padded(padded.transpose(1, 2), valid)
@@ -170,11 +170,12 @@ class SignRecognizer(BaseModel):
         """Decode both branches into gloss strings.
 
         Writes the data fields ``pred_glosses`` (sequence branch) and
-        ``pred_glosses_conv`` (conv branch), lists of gloss strings, into each sample,
-        and where each gloss is (:func:`~mmsign.models.decoders.ctc_forced_alignment`):
-        ``pred_gloss_frames`` / ``pred_gloss_frames_conv``, one ``[first, stop)`` pair
-        of input frames per gloss, and ``pred_gloss_scores`` / ``pred_gloss_scores_conv``,
-        the confidence of each gloss.
+        ``pred_glosses_conv`` (conv branch), lists of gloss strings, into each sample.
+        With ``timestamps=True`` also where each gloss is
+        (:func:`~mmsign.models.decoders.ctc_forced_alignment`): ``pred_gloss_frames`` /
+        ``pred_gloss_frames_conv``, one ``[first, stop)`` pair of input frames per gloss,
+        and ``pred_gloss_scores`` / ``pred_gloss_scores_conv``, the confidence of each
+        gloss.
 
         Returns:
             list[ActionDataSample]: ``data_samples``, updated.
@@ -184,17 +185,22 @@ class SignRecognizer(BaseModel):
                              'gloss_vocab.json path or a list of glosses)')
         outputs = self.extract_feat(inputs, lengths)
         branches = (('', outputs.seq_logits), ('_conv', outputs.conv_logits))
-        stride = frame_stride(self.head)
         for suffix, logits in branches:
             log_probs = logits.float().log_softmax(-1)
             decoded = self.decoder(log_probs, outputs.lengths)
             for b, (sample, ids) in enumerate(zip(data_samples, decoded)):
                 sample.set_field(self.vocab.decode(ids), 'pred_glosses' + suffix)
-                segments = ctc_forced_alignment(log_probs[:outputs.lengths[b], b], ids,
-                                                blank=getattr(self.decoder, 'blank', 0))
-                stamps = gloss_timestamps(segments, [''] * len(ids), stride, lengths[b], None)
-                sample.set_field([[s['start_frame'], s['end_frame']] for s in stamps],
-                                 'pred_gloss_frames' + suffix)
-                sample.set_field([s['confidence'] for s in stamps],
-                                 'pred_gloss_scores' + suffix)
+                if self.timestamps:
+                    self._align(sample, suffix, log_probs[:outputs.lengths[b], b], ids,
+                                lengths[b])
         return data_samples
+
+    def _align(self, sample: ActionDataSample, suffix: str, log_probs: Tensor,
+               ids: List[int], num_frames: int) -> None:
+        """Write the frames and confidence of each decoded gloss into ``sample``."""
+        segments = ctc_forced_alignment(log_probs, ids, blank=getattr(self.decoder, 'blank', 0))
+        stamps = gloss_timestamps(segments, [''] * len(ids), self.head.geometry.stride,
+                                  num_frames, None)
+        sample.set_field([[s['start_frame'], s['end_frame']] for s in stamps],
+                         'pred_gloss_frames' + suffix)
+        sample.set_field([s['confidence'] for s in stamps], 'pred_gloss_scores' + suffix)

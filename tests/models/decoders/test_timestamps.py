@@ -5,12 +5,11 @@ import pytest
 import torch
 
 from mmsign.models.decoders import CTCGreedyDecoder, collapse_ctc
-from mmsign.models.decoders.timestamps import (
+from mmsign.models.heads.temporal_conv import TemporalConv
+from mmsign.utils.ctc import (
     ctc_forced_alignment,
-    frame_stride,
     gloss_timestamps,
 )
-from mmsign.models.heads.temporal_conv import TemporalConv
 
 
 def greedy_runs(path):
@@ -82,10 +81,7 @@ def test_merged_repeats_of_the_decoder_are_aligned_as_one_gloss():
 
 
 def test_times_use_the_head_stride_and_the_frame_rate():
-    assert frame_stride(torch.nn.Module()) == 4
-    head = torch.nn.Module()
-    head.temporal_conv = TemporalConv(8, 8, ('K3', 'P2', 'K3', 'P3'))
-    assert frame_stride(head) == 6
+    assert TemporalConv(8, 8, ('K3', 'P2', 'K3', 'P3')).geometry.stride == 6
     log_probs = torch.full((5, 3), -10.0)
     log_probs[:, 0] = 0.0
     log_probs[1:3, 2] = 1.0
@@ -108,7 +104,8 @@ def test_predict_writes_the_aligned_frames_of_both_branches():
     from mmsign.apis import init_recognizer
     repo = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
     torch.manual_seed(0)
-    model = init_recognizer(osp.join(repo, 'configs', 'adaptsign_synthetic.py'))
+    model = init_recognizer(osp.join(repo, 'configs', 'adaptsign_synthetic.py'),
+                            cfg_options={'model.timestamps': True})
     lengths = [23, 9]
     inputs = torch.randn(sum(lengths), 3, 32, 32)
     samples = model.predict(inputs, lengths, [ActionDataSample(), ActionDataSample()])
@@ -124,3 +121,19 @@ def test_predict_writes_the_aligned_frames_of_both_branches():
                 logits[:outputs.lengths[b], b].log_softmax(-1), ids)
             assert frames == [[4 * s.start, min(4 * s.end, length)] for s in segments]
             assert all(0 <= a < e <= length for a, e in frames)
+
+
+def test_validation_does_not_align():
+    """Forced alignment is opt-in: without model.timestamps, predict writes the glosses
+    only (no Viterbi pass per sample at every validation)."""
+    import os.path as osp
+
+    from mmaction.structures import ActionDataSample
+
+    from mmsign.apis import init_recognizer
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    model = init_recognizer(osp.join(repo, 'configs', 'adaptsign_synthetic.py'))
+    assert model.timestamps is False
+    (sample, ) = model.predict(torch.randn(12, 3, 32, 32), [12], [ActionDataSample()])
+    assert 'pred_glosses' in sample and 'pred_glosses_conv' in sample
+    assert 'pred_gloss_frames' not in sample and 'pred_gloss_scores_conv' not in sample

@@ -5,7 +5,12 @@ import torch
 import torch.nn.functional as F
 from mmaction.registry import MODELS
 
-from mmsign.models.heads import SignCTCHead, TemporalConv, released_edge_padding
+from mmsign.models.heads import (
+    RELEASED_GEOMETRY,
+    SignCTCHead,
+    TemporalConv,
+    released_edge_padding,
+)
 
 E, H, C = 4, 8, 5
 
@@ -38,7 +43,7 @@ def test_output_lengths_t1_to_300_released_frame_padding():
     # ceil(T/4)*4+12, and the released formula gives T'
     head = make_head()
     lengths = list(range(1, 301))
-    x, valid = released_edge_padding(torch.randn(sum(lengths), E), lengths)
+    x, valid = released_edge_padding(torch.randn(sum(lengths), E), lengths, RELEASED_GEOMETRY)
     with torch.no_grad():
         out = head.forward_padded(x.transpose(1, 2), valid)
     assert out.lengths == [released_output_length(t) for t in lengths]

@@ -3,15 +3,18 @@
 Examples:
     # frames/s of the recipe's ViT-B/16 AdaptSign (random weights), both runtimes
     python tools/analysis/benchmark.py onnx --frames 16 --repeats 3 --threads 2
+    # the quick-start model at its own frame size
+    python tools/analysis/benchmark.py onnx --config configs/adaptsign_synthetic.py --frames 64
     # peak RSS of inference_recognizer as the video grows (one subprocess per length)
     python tools/analysis/benchmark.py video-memory --lengths 600 1200 2400
 
-``onnx`` (``speed`` here) builds ``configs/adaptsign_phoenix14.py`` with random CLIP
-weights (no download) and the PHOENIX14 vocabulary, exports it with
-``tools/deployment/export_onnx.py``'s exporter, and times the network alone (frames
-in, log-probabilities out) on the same packed 224x224 frames: PyTorch's
-:class:`ExportableRecognizer` under ``torch.no_grad`` and an onnxruntime CPU session,
-best of ``--repeats`` after one warm-up run each.
+``onnx`` (``speed`` here) builds ``--config`` (default ``configs/adaptsign_phoenix14.py``)
+with random backbone weights (no download; the PHOENIX14 vocabulary when the recipe's is
+not prepared), exports it with ``tools/deployment/export_onnx.py``'s exporter, and times
+the network alone (frames in, log-probabilities out) on the same packed frames at the
+config's test crop: PyTorch's :class:`ExportableRecognizer` under ``torch.no_grad`` and an
+onnxruntime CPU session (``intra_op_num_threads=--threads``, the other session options at
+onnxruntime's defaults), best of ``--repeats`` after one warm-up run each.
 ``video-memory`` (``memory`` here) runs :func:`mmsign.apis.inference_recognizer` on
 generated 256x256 mp4 videos of each length in a fresh process and reports ``ru_maxrss``.
 """
@@ -50,15 +53,24 @@ print(json.dumps(dict(frames=result.num_frames, windows=result.windows,
 
 def speed(args: argparse.Namespace) -> dict:
     import onnxruntime
+    from mmengine.config import Config
 
     from mmsign.apis import init_recognizer
     from mmsign.apis.onnx_export import ExportableRecognizer, export_onnx
+    from mmsign.apis.pipeline import inference_steps, pipeline_frame_size
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = init_recognizer(RECIPE, cfg_options={'model.backbone.pretrained': None,
-                                                 'model.vocab': VOCAB})
-    frames = torch.randint(0, 256, (args.frames, 3, 224, 224), dtype=torch.uint8)
+    options = {'model.backbone.pretrained': None}
+    vocab = Config.fromfile(args.config).model.get('vocab')
+    if isinstance(vocab, str) and not osp.isfile(vocab):
+        options['model.vocab'] = VOCAB
+    model = init_recognizer(args.config, cfg_options=options)
+    steps = inference_steps(model.cfg)
+    crop = [s['size'] for s in steps if s['type'] == 'SignCenterCrop']
+    size = crop[-1] if crop else (pipeline_frame_size(steps) or (224, 224))
+    height, width = (size, size) if isinstance(size, int) else size
+    frames = torch.randint(0, 256, (args.frames, 3, height, width), dtype=torch.uint8)
     wrapper = ExportableRecognizer(model).eval()
     with tempfile.TemporaryDirectory() as tmp:
         path = export_onnx(model, osp.join(tmp, 'vitb16.onnx'), frames[:max(2, len(frames) // 2)])
@@ -71,7 +83,8 @@ def speed(args: argparse.Namespace) -> dict:
             torch_s = best_of(lambda: wrapper(frames), args.repeats)
         got = session.run(None, {'frames': frames.numpy()})[0]
         onnx_s = best_of(lambda: session.run(None, {'frames': frames.numpy()}), args.repeats)
-    return dict(frames=args.frames, threads=args.threads, repeats=args.repeats,
+    return dict(config=osp.basename(args.config), frames=args.frames, size=[height, width],
+                threads=args.threads, repeats=args.repeats,
                 torch_fps=round(args.frames / torch_s, 2),
                 onnxruntime_fps=round(args.frames / onnx_s, 2),
                 max_abs_diff=float(np.abs(got - expected).max()))
@@ -108,7 +121,8 @@ def main(argv=None, prog=None, what='speed') -> int:
     """Run ``speed`` (the ``onnx`` subcommand) or ``memory`` (``video-memory``)."""
     if what == 'speed':
         parser = argparse.ArgumentParser(
-            prog=prog, description='CPU frames/s, PyTorch vs onnxruntime, ViT-B/16')
+            prog=prog, description='CPU frames/s, PyTorch vs onnxruntime')
+        parser.add_argument('--config', default=RECIPE)
         parser.add_argument('--frames', type=int, default=16)
         parser.add_argument('--repeats', type=int, default=3)
     else:

@@ -52,7 +52,6 @@ import mmsign  # noqa: F401  (registers the mmsign modules)
 from mmsign.cli.runtime import DictAction, load_config
 from mmsign.engine.optim_wrapper import skips_on_device
 from mmsign.models.complexity import count_flops
-from mmsign.models.heads.edge_padding import released_padded_length
 from mmsign.utils.benchmark import (
     device_name,
     peak_memory,
@@ -290,7 +289,7 @@ class FramePool:
 def backbone_frames(model: torch.nn.Module, lengths: Sequence[int]) -> int:
     """Frames the backbone processes for videos of these lengths (padding included)."""
     if getattr(model, 'padding_mode', 'features') == 'frames':
-        return len(lengths) * released_padded_length(max(lengths))
+        return len(lengths) * model.head.geometry.padded_length(max(lengths))
     return sum(lengths)
 
 

@@ -1,4 +1,11 @@
-"""Where each recognised gloss is: a CTC forced alignment of the decoded glosses.
+"""CTC without torch: the collapse of a path, and where each recognised gloss is.
+
+:func:`collapse_ctc` and :func:`merge_repeats` turn a path into glosses (every decoder
+uses them); :func:`greedy_decode` is the best path on a numpy array. They and the
+alignment below take numpy arrays (or tensors, converted), so that the ONNX recognizer
+(:mod:`mmsign.apis.onnx_inference`) runs without torch.
+
+Where each gloss is: a CTC forced alignment of the decoded glosses.
 
 The decoded glosses ``g_1 .. g_L`` are aligned against the frame log-posteriors with the
 Viterbi algorithm over CTC's states (blank, ``g_1``, blank, ``g_2``, ..., blank): the
@@ -6,19 +13,57 @@ single most likely frame-level path whose CTC collapse is the decoded sequence. 
 frames the path spends on ``g_i`` are its segment; the mean posterior of ``g_i`` over
 them is its confidence. For a greedy decoding the path is the best path itself.
 
-Output frame ``t`` of a head with frame stride ``s`` (4 for "K5 P2 K5 P2") stands for
+Output frame ``t`` of a head with frame stride ``s`` (``head.geometry.stride``) stands for
 input frames ``s*t .. s*t + s - 1`` (the head's edge padding centres each output on its
 stride, see :mod:`mmsign.models.heads.edge_padding`), so a segment of output frames
 ``[a, b)`` covers input frames ``[s*a, s*b)`` and seconds ``[s*a / fps, s*b / fps)``.
 """
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from itertools import groupby
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
-from torch import Tensor, nn
 
-#: Stride of heads that do not say theirs (the recipes' "K5 P2 K5 P2").
-DEFAULT_FRAME_STRIDE = 4
+
+def collapse_ctc(path: Iterable[int], blank: int = 0) -> List[int]:
+    """Labels of a CTC path: merge runs of one class, then drop blanks.
+
+    Args:
+        path (Iterable[int]): One class id per frame.
+        blank (int): Blank id. Defaults to 0.
+
+    Returns:
+        list[int]: The labelling, e.g. ``[0, 1, 1, 0, 1, 2, 2] -> [1, 1, 2]``.
+    """
+    return [label for label, _ in groupby(path) if label != blank]
+
+
+def merge_repeats(labels: Iterable[int]) -> List[int]:
+    """Merge runs of one label: ``[1, 1, 2] -> [1, 2]``."""
+    return [label for label, _ in groupby(labels)]
+
+
+def as_numpy(scores: Any) -> np.ndarray:
+    """float32 numpy scores from a numpy array or a tensor (any device)."""
+    if hasattr(scores, 'detach'):
+        scores = scores.detach().float().cpu().numpy()
+    return np.asarray(scores, dtype=np.float32)
+
+
+def greedy_decode(log_probs: Any, blank: int = 0, merge_repeated_glosses: bool = True
+                  ) -> List[int]:
+    """Best path of one video (``CTCGreedyDecoder`` on one video).
+
+    Args:
+        log_probs (np.ndarray | Tensor): ``(T, C)`` class scores.
+        blank (int): Blank id. Defaults to 0.
+        merge_repeated_glosses (bool): Also merge neighbouring equal glosses.
+
+    Returns:
+        list[int]: Class ids, without blanks.
+    """
+    labels = collapse_ctc(as_numpy(log_probs).argmax(-1).tolist(), blank)
+    return merge_repeats(labels) if merge_repeated_glosses else labels
 
 
 @dataclass
@@ -37,7 +82,7 @@ class GlossSegment:
     confidence: float
 
 
-def ctc_forced_alignment(log_probs: Tensor, labels: Sequence[int],
+def ctc_forced_alignment(log_probs: Any, labels: Sequence[int],
                          blank: int = 0) -> List[GlossSegment]:
     """Viterbi alignment of a label sequence against CTC log-posteriors.
 
@@ -45,7 +90,7 @@ def ctc_forced_alignment(log_probs: Tensor, labels: Sequence[int],
     for the frames cannot be aligned.
 
     Args:
-        log_probs (Tensor): ``(T, C)`` log class posteriors of one video.
+        log_probs (np.ndarray | Tensor): ``(T, C)`` log class posteriors of one video.
         labels (Sequence[int]): The decoded class ids, without blanks.
         blank (int): Blank id. Defaults to 0.
 
@@ -55,7 +100,7 @@ def ctc_forced_alignment(log_probs: Tensor, labels: Sequence[int],
     Raises:
         ValueError: ``labels`` needs more frames than there are.
     """
-    scores = log_probs.detach().float().cpu().numpy()
+    scores = as_numpy(log_probs)
     num_frames = scores.shape[0]
     labels = [int(label) for label in labels]
     if not labels:
@@ -95,26 +140,6 @@ def ctc_forced_alignment(log_probs: Tensor, labels: Sequence[int],
     return segments
 
 
-def frame_stride(head: nn.Module) -> int:
-    """Input frames per output frame of a CTC head: the product of its pools.
-
-    Args:
-        head (nn.Module): The recognizer's head (its ``temporal_conv.layers`` are read
-            when it has them).
-
-    Returns:
-        int: The stride; :data:`DEFAULT_FRAME_STRIDE` for a head that does not say.
-    """
-    layers = getattr(getattr(head, 'temporal_conv', None), 'layers', None)
-    if not layers:
-        return DEFAULT_FRAME_STRIDE
-    stride = 1
-    for kind, size in layers:
-        if kind == 'P':
-            stride *= size
-    return stride
-
-
 def gloss_timestamps(segments: Sequence[GlossSegment], glosses: Sequence[str],
                      stride: int, num_frames: int,
                      fps: Optional[float]) -> List[Dict[str, Any]]:
@@ -123,7 +148,7 @@ def gloss_timestamps(segments: Sequence[GlossSegment], glosses: Sequence[str],
     Args:
         segments (Sequence[GlossSegment]): From :func:`ctc_forced_alignment`.
         glosses (Sequence[str]): The gloss of each segment.
-        stride (int): Input frames per output frame (:func:`frame_stride`).
+        stride (int): Input frames per output frame (the head's ``geometry.stride``).
         num_frames (int): Input frames of the video (ends are clipped to it).
         fps (float, optional): Frame rate of the input frames; None gives no seconds.
 
@@ -143,5 +168,5 @@ def gloss_timestamps(segments: Sequence[GlossSegment], glosses: Sequence[str],
     return out
 
 
-__all__ = ['DEFAULT_FRAME_STRIDE', 'GlossSegment', 'ctc_forced_alignment', 'frame_stride',
-           'gloss_timestamps']
+__all__ = ['GlossSegment', 'as_numpy', 'collapse_ctc', 'ctc_forced_alignment',
+           'gloss_timestamps', 'greedy_decode', 'merge_repeats']
