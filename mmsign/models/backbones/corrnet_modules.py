@@ -155,14 +155,14 @@ class TemporalSegments:
             Tensor: ``[N, ...]``.
         """
         if self.uniform:
-            videos = x.view(len(self.lengths), self.lengths[0], *x.shape[1:])
-            out = torch.zeros_like(videos)
-            frames = self.lengths[0]
-            if abs(offset) < frames:
-                if offset >= 0:
-                    out[:, :frames - offset] = videos[:, offset:]
-                else:
-                    out[:, -offset:] = videos[:, :frames + offset]
+            videos = x.view(len(self.lengths), -1, *x.shape[1:])
+            if abs(offset) >= self.lengths[0]:
+                return torch.zeros_like(x)
+            # Slices relative to the ends, so that an exported graph keeps T dynamic.
+            if offset >= 0:
+                out = torch.cat([videos[:, offset:], torch.zeros_like(videos[:, :offset])], 1)
+            else:
+                out = torch.cat([torch.zeros_like(videos[:, offset:]), videos[:, :offset]], 1)
             return out.view_as(x)
         if offset not in self._shift_index:
             self._shift_index[offset] = self._index(self._offset_frames(offset, clamp=False))
@@ -178,6 +178,10 @@ class TemporalSegments:
         return self._has(-1)
 
     def _has(self, offset: int) -> Tensor:
+        if self.uniform:  # tensor arithmetic: dynamic in an exported graph
+            frames = self.lengths[0]
+            position = torch.arange(len(self.lengths) * frames, device=self.device) % frames
+            return (position + offset >= 0) & (position + offset < frames)
         mask, start = [], 0
         for length in self.lengths:
             mask += [start <= t + offset < start + length

@@ -245,9 +245,10 @@ class GraphConvolution(nn.Module):
         projected = F.conv1d(x, self.weight.to(x.dtype)[:, :, None])      # X' = W x_n
         # Degrees (self-loop included) from the pairs a frame has on each side.
         dtype = torch.promote_types(x.dtype, torch.float32)
-        ones = torch.ones(p.shape, dtype=dtype, device=x.device)
-        out_degree = torch.zeros(nodes, dtype=dtype, device=x.device).index_add_(0, p, ones)
-        in_degree = torch.zeros(nodes, dtype=dtype, device=x.device).index_add_(0, q, ones)
+        # Counts by comparison, not index_add_ (whose ONNX export drops repeated indices).
+        node = torch.arange(nodes, device=x.device)
+        out_degree = (p[:, None] == node).sum(0).to(dtype)
+        in_degree = (q[:, None] == node).sum(0).to(dtype)
         degree = (1 + segments.has_next()[:, None] * out_degree
                   + segments.has_previous()[:, None] * in_degree)            # [N, V]
         scale = degree.rsqrt().to(x.dtype).unsqueeze(1)                    # [N, 1, V]

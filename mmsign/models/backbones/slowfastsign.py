@@ -23,6 +23,8 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 
+from mmsign.utils.lengths import host_lengths
+
 from .slowfastsign_fusion import (
     BidirectionalFusion,
     PackedConv3d,
@@ -241,13 +243,14 @@ class SlowFastSignResNet3d(ResNet3dSlowFast):
         Returns:
             Tensor: ``[N, E]`` frame features, ``E = out_channels`` (slow channels first).
         """
-        lengths = tuple(int(n) for n in lengths)
+        lengths = host_lengths(lengths)  # 0-dim tensors while an export traces them
         if sum(lengths) != frames.shape[0] or min(lengths, default=0) < 1:
             raise ValueError(f'lengths {lengths} must be positive and sum to the '
                              f'{frames.shape[0]} packed frames')
         if len(set(lengths)) > 1:
             return self.forward_packed(frames, lengths)
-        videos = frames.view(len(lengths), lengths[0], *frames.shape[1:]).transpose(1, 2)
+        # The frame count from the shape, so that an exported graph keeps it dynamic.
+        videos = frames.view(len(lengths), -1, *frames.shape[1:]).transpose(1, 2)
         return self.forward_videos(videos)
 
     @staticmethod

@@ -130,6 +130,8 @@ class SignRecognizer(BaseModel):
             start += n
         frames = inputs.index_select(0, torch.cat(index).to(inputs.device))
         feats = self.backbone(frames, valid)                         # (sum(valid), E)
+        if len(valid) == 1:  # no split: an exported graph keeps the length dynamic
+            return self.head.forward_padded(feats.t().unsqueeze(0), valid)
         padded = pad_sequence(feats.split(valid), batch_first=True)  # (B, T_pad, E)
         return self.head.forward_padded(padded.transpose(1, 2), valid)
 

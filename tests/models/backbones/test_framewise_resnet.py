@@ -71,7 +71,7 @@ def test_frames_mode_runs_each_videos_own_padding_and_zeros_beyond():
     model = recognizer('frames').train()
     lengths = [9, 3]
     inputs = torch.randn(12, 3, 32, 32)
-    padded, valid = released_edge_padding(inputs, lengths)           # (2, 24, ...)
+    padded, valid = released_edge_padding(inputs, lengths, model.head.geometry)  # (2, 24)
     assert valid == [24, 16]
     state = {k: v.clone() for k, v in model.state_dict().items()}
     own = torch.cat([padded[0, :24], padded[1, :16]])
