@@ -78,6 +78,10 @@ def export_onnx(model: nn.Module, path: str, example: Tensor, opset: int = 17) -
         # summing to the frames); they hold for any T (the export is checked on other T).
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
         warnings.filterwarnings('ignore', message='.*Converting a tensor to a Python.*')
+        # The graph takes one video, so the LSTM's batch-size warning is false; constant
+        # folding of the dynamic slices is skipped, which is what a dynamic T needs.
+        warnings.filterwarnings('ignore', message='.*batch_size other than 1.*')
+        warnings.filterwarnings('ignore', message='.*Constant folding.*')
         torch.onnx.export(
             wrapper, (example, ), path, input_names=['frames'],
             output_names=['log_probs', 'log_probs_conv'],
