@@ -1,5 +1,7 @@
 """Backbones: AdaptSign's modules on a frozen ViT from open_clip (AdaptSignViT) or
 mmpretrain (AdaptSignMMPretrainViT), and their building blocks."""
+from mmaction.registry import MODELS
+
 from .adaptsign_base import AdaptSignViTBase
 from .adaptsign_layers import (
     Adapter,
@@ -34,8 +36,27 @@ from .signgraph_modules import (
     LocalSignGraph,
     TemporalSignGraph,
 )
-from .slowfastsign import SlowFastSignResNet3d
 from .slowfastsign_fusion import BidirectionalFusion, PackedConv3d
+
+
+def _build_slowfastsign(*args, **kwargs):
+    """Build ``SlowFastSignResNet3d``, importing mmaction2's models (seconds) on first use."""
+    from .slowfastsign import SlowFastSignResNet3d
+    return SlowFastSignResNet3d(*args, **kwargs)
+
+
+# Registered by name now, defined on first build: ``import mmsign`` stays light. The class
+# replaces this builder in the registry when its module is imported.
+if 'SlowFastSignResNet3d' not in MODELS.module_dict:
+    MODELS.register_module(name='SlowFastSignResNet3d', module=_build_slowfastsign)
+
+
+def __getattr__(name: str):
+    if name == 'SlowFastSignResNet3d':
+        from .slowfastsign import SlowFastSignResNet3d
+        return SlowFastSignResNet3d
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
 
 __all__ = [
     'Adapter', 'AdaptSignBlock', 'AdaptSignMMPretrainViT', 'AdaptSignViT',

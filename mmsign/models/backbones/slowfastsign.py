@@ -64,7 +64,7 @@ def running_stats_frozen(module: nn.Module) -> Iterator[None]:
             norm.num_batches_tracked.copy_(count)
 
 
-@MODELS.register_module()
+@MODELS.register_module(force=True)  # replaces the lazy builder of backbones/__init__
 class SlowFastSignResNet3d(ResNet3dSlowFast):
     """SlowFastSign's backbone: mmaction2's SlowFast pathways, bidirectional gated fusion.
 
