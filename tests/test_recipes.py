@@ -115,5 +115,6 @@ def test_missing_dataset_stops_at_once_naming_path_and_docs(tmp_path, monkeypatc
     assert error.value.code == 1  # one message, no traceback (tests/tools/test_cli.py)
     message = capsys.readouterr().err
     assert message.startswith('tools/train.py: error: ')
-    assert 'data/phoenix2014/phoenix-2014-multisigner/gloss_vocab.json' in message
+    # The data root is checked before anything is built (issue 31): it is named first.
+    assert 'data_root not found: data/phoenix2014/phoenix-2014-multisigner' in message
     assert 'docs/datasets.md' in message
