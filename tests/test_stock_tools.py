@@ -49,9 +49,29 @@ RECIPES = {
     'signgraph_phoenix14t': 'phoenix2014t_root',
     'signgraph_csl-daily': 'csl_daily_root',
     'signgraph_tiny_synthetic': None,
+    'vac_phoenix14': 'phoenix2014_root',
+    'vac-plain_phoenix14': 'phoenix2014_root',
+    'vac-baseline_phoenix14': 'phoenix2014_root',
+    'vac_tiny_synthetic': None,
+    'tlp_phoenix14': 'phoenix2014_root',
+    'tlp_phoenix14t': 'phoenix2014t_root',
+    'tlp_csl': 'csl_root',
+    'tlp_tiny_synthetic': None,
+    'sen_phoenix14': 'phoenix2014_root',
+    'sen_phoenix14t': 'phoenix2014t_root',
+    'sen_csl-daily': 'csl_daily_root',
+    'sen_tiny_synthetic': None,
+    'corrnet-plus_phoenix14': 'phoenix2014_root',
+    'corrnet-plus_phoenix14t': 'phoenix2014t_root',
+    'corrnet-plus_csl-daily': 'csl_daily_root',
+    'corrnet-plus_tiny_synthetic': None,
+    'slowfastsign_phoenix14': 'phoenix2014_root',
+    'slowfastsign_phoenix14t': 'phoenix2014t_root',
+    'slowfastsign_csl-daily': 'csl_daily_root',
+    'slowfastsign_tiny_synthetic': None,
 }
-# Recipes of the 3-D ResNet trunk: built narrow (16 wide) on fixture data.
-RESNET_MODELS = ('corrnet', 'signgraph')
+# Recipes of the ResNet models: built narrow (16 wide) on fixture data.
+RESNET_MODELS = ('corrnet', 'signgraph', 'vac', 'tlp', 'sen', 'slowfastsign')
 
 
 def test_every_recipe_is_covered():
@@ -77,8 +97,10 @@ def options(recipe: str, data_root: str) -> list:
     found = ['train_cfg.max_epochs=1']
     if RECIPES[recipe] is not None and resnet:  # narrow ResNet, fixture data
         vocab = osp.join(data_root, 'gloss_vocab.json')
-        found += ['model.backbone.pretrained=None', 'model.backbone.base_channels=16',
-                  'model.head.hidden_channels=16', f'model.vocab={vocab}']
+        found += ['model.backbone.pretrained=None', 'model.head.hidden_channels=16',
+                  f'model.vocab={vocab}']
+        if not recipe.startswith('slowfastsign'):  # (SlowFast: the full R101 pathways)
+            found.append('model.backbone.base_channels=16')
         for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
             found += [f'{loader}.num_workers=0', f'{loader}.persistent_workers=False',
                       f'{loader}.dataset.data_root={data_root}',

@@ -183,7 +183,8 @@ def test_bf16_checks_hold_with_avx2_kernels():
          'not slow', '-k', 'not avx2'], env=env, capture_output=True, text=True,
         cwd=REPO, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert '3 passed' in done.stdout
+    # The one-step check of the default suite (the loss curves are marked slow).
+    assert '1 passed' in done.stdout and 'failed' not in done.stdout
 
 
 def train_and_validate(data_root: str, work_dir: str, cpu_dtype):
