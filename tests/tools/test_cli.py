@@ -110,7 +110,9 @@ def test_unreadable_sample_is_one_line(tmp_path):
             f.write(b'not a png')
     result = run([TRAIN, SYNTHETIC, '--work-dir', str(tmp_path / 'w'), '--cfg-options',
                   *small(data_root), 'train_dataloader.sampler.shuffle=False'], tmp_path)
-    assert_one_line_error(result, 'SignLoadError', osp.basename(frames[0]))
+    # The error names the sample (its folder) whose frames cannot be decoded.
+    sample = osp.basename(osp.dirname(osp.dirname(frames[0])))
+    assert_one_line_error(result, 'SignLoadError', sample)
 
 
 def default_sigint() -> None:
