@@ -45,3 +45,20 @@ def mm_log():
     logger.addHandler(handler)
     yield stream
     logger.removeHandler(handler)
+
+
+@pytest.fixture(autouse=True)
+def mmengine_loggers_follow_the_capture():
+    """mmengine's loggers keep the stream that was ``sys.stdout`` when they were made, and a
+    test's capture closes it after the test: point such handlers at the current stream
+    before each test, so that one test's logger never writes into another's closed one."""
+    import logging
+    import sys
+
+    from mmengine.logging import MMLogger
+    for logger in list(MMLogger._instance_dict.values()):
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(
+                    handler, logging.FileHandler) and getattr(handler.stream, 'closed', False):
+                handler.setStream(sys.stdout)
+    yield
