@@ -29,8 +29,6 @@ from mmsign.models.converters import (
     RELEASED_NUM_CLASSES,
     OfficialCheckpointError,
     convert_released_checkpoint,
-    detect_layout,
-    load_official_checkpoint,
     released_layouts,
 )
 
@@ -91,19 +89,16 @@ def main(argv=None) -> int:
         if dataset is None:
             dataset = config_dataset(cfg)
     try:
-        model = args.model
-        if model == 'auto':
-            released = load_official_checkpoint(args.src, args.unsafe_load)
-            layout = detect_layout(released['model_state_dict'])
-            model = layout.name
-            print(f'detected: {layout.name} ({layout.description})')
+        # The file is read once: the conversion tells the model from its keys.
         meta = convert_released_checkpoint(
-            args.src, args.dst, model=model, vocab=vocab, dataset=dataset,
+            args.src, args.dst, model=args.model, vocab=vocab, dataset=dataset,
             model_cfg=model_cfg, unsafe_load=args.unsafe_load,
             allow_mismatch=args.allow_mismatch)
     except (OfficialCheckpointError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
+    if args.model == 'auto':
+        print(f'detected: {meta["model"]} ({released_layouts()[meta["model"]].description})')
     if meta['dropped_keys']:
         print(f'dropped {len(meta["dropped_keys"])} released tensors the model never uses: '
               f'{", ".join(meta["dropped_keys"])}')
